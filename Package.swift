@@ -1,0 +1,98 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "zuora-mediation-exporter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "zuora-mediation-exporter", targets: ["Exporter"]),
+        .executable(name: "zuora-mediation-simulator", targets: ["Simulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from Debian, found through pkg-config.
+        .systemLibrary(
+            name: "CMicroHTTPD",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        // Typed wrappers for the variadic C functions.
+        .target(name: "CShims", dependencies: ["CCurl", "CMicroHTTPD"]),
+
+        // Pure core: status tracking, rendering, configuration, routing. No sockets, no threads of its own.
+        .target(
+            name: "MediationCore",
+            dependencies: [
+                "CZlib",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Adapters: libcurl towards Zuora, libmicrohttpd towards scrapers and callouts.
+        .target(
+            name: "ZuoraClient",
+            dependencies: [
+                "MediationCore", "CCurl", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "MediationCore", "CMicroHTTPD", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The simulator's Zuora API, as handlers testable without sockets.
+        .target(name: "SimulatorCore", dependencies: ["MediationCore"]),
+
+        // Thin executables.
+        .executableTarget(
+            name: "Exporter",
+            dependencies: [
+                "MediationCore", "ZuoraClient", "HTTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .executableTarget(
+            name: "Simulator",
+            dependencies: [
+                "SimulatorCore", "HTTPServer", "MediationCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "MediationCoreTests", dependencies: ["MediationCore"]),
+        .testTarget(name: "SimulatorCoreTests", dependencies: ["SimulatorCore", "MediationCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MediationCore"]),
+    ]
+)
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    guard target.name != "CShims" else { continue }
+    var settings = target.swiftSettings ?? []
+    // https://github.com/apple/swift-evolution/blob/main/proposals/0335-existential-any.md
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0409-access-level-on-imports.md
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,44 @@
+// Typed wrappers for the variadic C functions of libcurl and libmicrohttpd, which Swift cannot call.
+#ifndef ZME_CSHIMS_H
+#define ZME_CSHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+typedef size_t (*zme_curl_data_callback)(char *data, size_t size, size_t count, void *userdata);
+
+CURLcode zme_curl_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode zme_curl_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode zme_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode zme_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
+CURLcode zme_curl_setopt_data_callback(CURL *handle, CURLoption option, zme_curl_data_callback value);
+CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
+CURLSHcode zme_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long value);
+
+/// What the HTTP server adapter needs from MHD_start_daemon; zero means "library default".
+typedef struct {
+    unsigned int flags;
+    uint16_t port;
+    const struct sockaddr *bind_address;  // NULL: every address
+    unsigned int connection_limit;
+    unsigned int connection_timeout_seconds;
+    unsigned int thread_pool_size;
+    size_t connection_memory_limit;
+    const char *https_key_pem;   // NULL: plain HTTP
+    const char *https_cert_pem;
+    const char *https_trust_pem; // client CA for mutual TLS, or NULL
+    const char *https_priorities;
+} zme_mhd_options;
+
+struct MHD_Daemon *zme_mhd_start(
+    const zme_mhd_options *options,
+    MHD_AccessHandlerCallback handler, void *handler_context,
+    MHD_RequestCompletedCallback completed, void *completed_context);
+
+
+#endif

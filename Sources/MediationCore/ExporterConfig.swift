@@ -1,0 +1,131 @@
+import Yams
+
+/// The exporter's configuration file, validated. Secrets are not in here: only where to read them.
+public struct ExporterConfig: Sendable, Equatable {
+    public struct Zuora: Sendable, Equatable {
+        public var baseURL: String
+        public var clientIdFile: String?
+        public var clientSecretFile: String?
+        public var entityIds: String?
+        public var orgIds: String?
+        public var trackId: String?
+        public var timeout: Double = 10
+        public var maxConcurrency: Int = 4
+    }
+
+    public var zuora: Zuora
+    public var pollInterval: Double = 30
+    public var meters: [MeterSpec]
+
+    public static let defaultVersion = "0.0.1"
+
+    /// Parses and validates a YAML document; the first problem found is thrown.
+    public static func parse(yaml: String) throws(ConfigError) -> ExporterConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(path: "", line: nil, message: "not valid YAML: \(error)")
+        }
+        guard let root else {
+            throw ConfigError(path: "", line: nil, message: "the file is empty; it needs at least zuora.base_url and meters")
+        }
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["zuora", "poll_interval", "meters"])
+        guard let zuoraNode = top["zuora"] else {
+            throw ConfigError(path: "zuora", line: nil, message: "missing; add a zuora: section with base_url")
+        }
+        var config = ExporterConfig(zuora: try parseZuora(zuoraNode), meters: [])
+        if let interval = top["poll_interval"] { config.pollInterval = try interval.duration(atLeast: 0.001) }
+        guard let metersNode = top["meters"] else {
+            throw ConfigError(path: "meters", line: nil, message: "missing; list the meters to watch, each with an id")
+        }
+        config.meters = try parseMeters(metersNode)
+        return config
+    }
+
+    private static func parseZuora(_ node: ConfigNode) throws(ConfigError) -> Zuora {
+        let keys = [
+            "base_url", "client_id_file", "client_secret_file", "entity_ids", "org_ids", "track_id", "timeout",
+            "max_concurrency",
+        ]
+        let entries = try node.mapping(allowed: keys)
+        guard let baseNode = entries["base_url"] else {
+            throw node.error("base_url is missing; e.g. base_url: https://rest.zuora.com")
+        }
+        let base = try baseNode.string()
+        guard let parsed = BaseURL(base) else {
+            throw baseNode.error("\"\(base)\" is not an http(s) URL with a host, e.g. https://rest.zuora.com")
+        }
+        var zuora = Zuora(baseURL: parsed.text)
+        func optionalString(_ key: String) throws(ConfigError) -> String? {
+            guard let entry = entries[key] else { return nil }
+            let value = try entry.string()
+            return value.isEmpty ? nil : value
+        }
+        zuora.clientIdFile = try optionalString("client_id_file")
+        zuora.clientSecretFile = try optionalString("client_secret_file")
+        zuora.entityIds = try optionalString("entity_ids")
+        zuora.orgIds = try optionalString("org_ids")
+        zuora.trackId = try optionalString("track_id")
+        if let trackId = zuora.trackId, let problem = TrackId.problem(trackId) {
+            throw entries["track_id"]!.error(problem)
+        }
+        if let timeout = entries["timeout"] { zuora.timeout = try timeout.duration(atLeast: 0.001) }
+        if let concurrency = entries["max_concurrency"] { zuora.maxConcurrency = try concurrency.int(in: 1...256) }
+        return zuora
+    }
+
+    private static func parseMeters(_ node: ConfigNode) throws(ConfigError) -> [MeterSpec] {
+        // `meters:` with nothing after it: no configured meters (callouts may still add some).
+        if case .scalar = node.node, node.node.tag.rawValue == Tag.Name.null.rawValue { return [] }
+        var specs: [MeterSpec] = []
+        var seen: [MeterKey: String] = [:]
+        for item in try node.sequence() {
+            let entries = try item.mapping(allowed: ["id", "version", "name"])
+            guard let idNode = entries["id"] else { throw item.error("id is missing; every meter needs its integer id") }
+            let id = try idNode.int(in: 1...Int.max)
+            let version = try entries["version"]?.text() ?? defaultVersion
+            guard !version.isEmpty else { throw entries["version"]!.error("must not be empty; Zuora's default is 0.0.1") }
+            let name = try entries["name"]?.text()
+            let key = MeterKey(meterId: Int64(id), version: version)
+            if let first = seen[key] {
+                throw item.error("duplicate meter: id \(id) version \(version) is already listed at \(first)")
+            }
+            seen[key] = item.path
+            specs.append(MeterSpec(key: key, name: name))
+        }
+        return specs
+    }
+}
+
+/// Rules for `Zuora-Track-Id` from the API reference.
+public enum TrackId {
+    /// Nil when `value` is acceptable, else what is wrong with it.
+    public static func problem(_ value: String) -> String? {
+        if value.utf8.count > 64 { return "must be at most 64 characters (Zuora's limit), got \(value.utf8.count)" }
+        if let bad = value.unicodeScalars.first(where: { !$0.isASCII || $0.value < 0x20 || $0.value == 0x7f }) {
+            return "must be printable US-ASCII; remove \(bad.escaped(asASCII: true))"
+        }
+        if let bad = value.first(where: { ":;\"'".contains($0) }) {
+            return "must not contain \(bad) (Zuora forbids : ; \" and ')"
+        }
+        return nil
+    }
+}
+
+/// A base URL: scheme http or https, a host, no query; kept without a trailing slash.
+public struct BaseURL: Sendable, Equatable {
+    public let text: String
+
+    public init?(_ raw: String) {
+        var text = raw
+        while text.hasSuffix("/") { text.removeLast() }
+        let lower = text.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else { return nil }
+        let afterScheme = text.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard afterScheme.count >= 3, !afterScheme[2].isEmpty, !text.contains("?"), !text.contains("#"),
+            !text.contains(" ")
+        else { return nil }
+        self.text = text
+    }
+}

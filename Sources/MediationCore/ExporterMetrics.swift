@@ -1,0 +1,71 @@
+public import Prometheus
+
+/// The exporter's own series, which change with every request and are rendered per scrape by
+/// swift-prometheus (unlike the per-meter families, which MetricStore renders once per change).
+public final class ExporterMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let pollCycleDuration: Gauge
+    private let tokenExpiry: Gauge
+
+    private static let requestBuckets: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+    public init(version: String, revision: String) {
+        registry.makeGauge(
+            descriptor: Self.describe("zuora_exporter_build_info", "Version and revision of the exporter; always 1."),
+            labels: [("version", version), ("revision", revision)]
+        ).set(to: 1)
+        pollCycleDuration = registry.makeGauge(
+            descriptor: Self.describe(
+                "zuora_exporter_poll_cycle_duration_seconds",
+                "How long the last full poll cycle over every configured meter-version took."
+            )
+        )
+        tokenExpiry = registry.makeGauge(
+            descriptor: Self.describe(
+                "zuora_oauth_token_expiry_timestamp_seconds",
+                "Expiry of the current Zuora OAuth access token, in seconds since the epoch; 0 before the first."
+            )
+        )
+        for endpoint in APIEndpoint.allCases {
+            _ = requestDuration(endpoint)
+        }
+    }
+
+    public func setTokenExpiry(_ timestamp: Double) { tokenExpiry.set(to: timestamp) }
+
+    public func setPollCycleDuration(_ seconds: Double) { pollCycleDuration.set(to: seconds) }
+
+    /// Counts one HTTP request to Zuora; `code` is the HTTP status, 0 when no response arrived.
+    public func recordRequest(_ endpoint: APIEndpoint, code: Int, seconds: Double) {
+        registry.makeCounter(
+            descriptor: Self.describe(
+                "zuora_api_requests_total",
+                "HTTP requests made to the Zuora API by endpoint and status code (0: no response)."
+            ),
+            labels: [("endpoint", endpoint.rawValue), ("code", String(code))]
+        ).increment()
+        requestDuration(endpoint).record(seconds)
+    }
+
+    private func requestDuration(_ endpoint: APIEndpoint) -> ValueHistogram {
+        registry.makeValueHistogram(
+            descriptor: Self.describe(
+                "zuora_api_request_duration_seconds",
+                "Latency of HTTP requests to the Zuora API by endpoint."
+            ),
+            labels: [("endpoint", endpoint.rawValue)],
+            buckets: Self.requestBuckets
+        )
+    }
+
+    /// A descriptor for a full metric name (the contract's names are given whole, not in parts).
+    public static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}
+
+/// The `endpoint` label of the API request series.
+public enum APIEndpoint: String, CaseIterable, Sendable {
+    case token
+    case runStatus = "run_status"
+}

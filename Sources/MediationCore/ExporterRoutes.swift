@@ -1,0 +1,98 @@
+/// The exporter's HTTP endpoints as a plain handler: /metrics, the landing page, health and readiness.
+/// The transport (libmicrohttpd) is elsewhere; this is testable with values.
+public struct ExporterRoutes: HTTPHandler {
+    public struct Settings: Sendable {
+        public var telemetryPath: String
+        public var version: String
+
+        public init(telemetryPath: String, version: String) {
+            self.telemetryPath = telemetryPath
+            self.version = version
+        }
+    }
+
+    private let settings: Settings
+    private let hub: StatusHub
+    /// The series rendered per scrape (process and request metrics), after the cached per-meter part.
+    private let dynamicMetrics: @Sendable () -> [UInt8]
+    private let isReady: @Sendable () -> Bool
+    /// Further routes by path, e.g. the callout receiver.
+    private let extraRoutes: [String: any HTTPHandler]
+
+    public init(
+        settings: Settings,
+        hub: StatusHub,
+        dynamicMetrics: @escaping @Sendable () -> [UInt8],
+        isReady: @escaping @Sendable () -> Bool,
+        extraRoutes: [String: any HTTPHandler] = [:]
+    ) {
+        self.settings = settings
+        self.hub = hub
+        self.dynamicMetrics = dynamicMetrics
+        self.isReady = isReady
+        self.extraRoutes = extraRoutes
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if let route = extraRoutes[request.path] { return route.handle(request) }
+        switch request.path {
+        case settings.telemetryPath:
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET") }
+            return metrics(acceptsGzip: Self.acceptsGzip(request.header("Accept-Encoding")))
+        case "/":
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET") }
+            let page = LandingPage.render(
+                version: settings.version,
+                telemetryPath: settings.telemetryPath,
+                meters: hub.snapshot()
+            )
+            return HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(page.utf8))
+        case "/-/healthy":
+            return .text(200, "Healthy.\n")
+        case "/-/ready":
+            return isReady() ? .text(200, "Ready.\n") : .text(503, "Not ready: the first poll cycle has not finished.\n")
+        default:
+            return .text(404, "Not found. Metrics are at \(settings.telemetryPath).\n")
+        }
+    }
+
+    /// The cached per-meter part followed by the per-scrape part. For gzip, the cached part's
+    /// compressed bytes are reused and only the small per-scrape part is compressed.
+    private func metrics(acceptsGzip: Bool) -> HTTPResponse {
+        let dynamic = dynamicMetrics()
+        var headers = [("Content-Type", Exposition.contentType)]
+        if acceptsGzip {
+            headers.append(("Content-Encoding", "gzip"))
+            let body = Gzip.join([hub.store.bodySegment(), Gzip.segment(dynamic, final: true)])
+            return HTTPResponse(status: 200, headers: headers, body: body)
+        }
+        return HTTPResponse(status: 200, headers: headers, body: hub.store.body() + dynamic)
+    }
+
+    private func methodNotAllowed(_ allowed: String) -> HTTPResponse {
+        var response = HTTPResponse.text(405, "Method not allowed; use \(allowed).\n")
+        response.headers.append(("Allow", allowed))
+        return response
+    }
+
+    /// True when the client lists gzip with a non-zero quality.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        for part in header.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
+            guard let coding = fields.first, coding.lowercased() == "gzip" || coding == "*" else { continue }
+            let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return quality > 0
+        }
+        return false
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = Substring(self)
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}

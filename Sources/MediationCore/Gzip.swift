@@ -1,0 +1,92 @@
+import CZlib
+
+/// gzip (RFC 1952) on top of zlib.
+///
+/// A scrape body is a large part that changes rarely (per-meter series) and a small part rendered per
+/// scrape. `Segment` compresses each part as a byte-aligned raw deflate run so that `join` can put them
+/// into one gzip member without compressing the large part again (the technique of zlib's gzjoin).
+public enum Gzip {
+    /// One part of a future gzip member: raw deflate data ending on a byte boundary, with its CRC.
+    public struct Segment: Sendable {
+        public let deflated: [UInt8]
+        public let crc: UInt
+        public let length: Int
+    }
+
+    /// Compresses `bytes` as a segment. Only the last segment of a member may be `final`.
+    public static func segment(_ bytes: [UInt8], final: Bool, level: Int32 = 6) -> Segment {
+        var stream = z_stream()
+        // windowBits -15: raw deflate, no zlib or gzip framing; the framing is written by `join`.
+        guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { fatalError("zlib deflateInit2 failed: out of memory") }
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 16)
+        var input = bytes
+        let produced = input.withUnsafeMutableBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { outBuffer in
+                stream.next_in = inBuffer.baseAddress
+                stream.avail_in = UInt32(inBuffer.count)
+                stream.next_out = outBuffer.baseAddress
+                stream.avail_out = UInt32(outBuffer.count)
+                // Z_FULL_FLUSH ends on a byte boundary with no back-references, so another stream may follow.
+                _ = deflate(&stream, final ? Z_FINISH : Z_FULL_FLUSH)
+                return outBuffer.count - Int(stream.avail_out)
+            }
+        }
+        output.removeSubrange(produced...)
+        let crc = bytes.withUnsafeBufferPointer { crc32(0, $0.baseAddress, UInt32($0.count)) }
+        return Segment(deflated: output, crc: crc, length: bytes.count)
+    }
+
+    /// One gzip member made of `segments`, the last of which must be final.
+    public static func join(_ segments: [Segment]) -> [UInt8] {
+        var out: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
+        var crc: UInt = 0
+        var length = 0
+        for segment in segments {
+            out.append(contentsOf: segment.deflated)
+            crc = crc32_combine(crc, segment.crc, off_t(segment.length))
+            length += segment.length
+        }
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: length >> shift)) }
+        return out
+    }
+
+    /// A whole gzip member.
+    public static func compress(_ bytes: [UInt8]) -> [UInt8] { join([segment(bytes, final: true)]) }
+
+    public enum DecompressError: Error, Equatable {
+        case corrupt
+        case tooLarge(limit: Int)
+    }
+
+    /// Inflates gzip (or zlib) data, refusing output over `limit` bytes.
+    public static func decompress(_ bytes: [UInt8], limit: Int = 16 << 20) throws(DecompressError) -> [UInt8] {
+        var stream = z_stream()
+        // windowBits 15 + 32: detect gzip or zlib framing automatically.
+        guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw .corrupt
+        }
+        defer { inflateEnd(&stream) }
+        var input = bytes
+        var output = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var status = Z_OK
+        input.withUnsafeMutableBufferPointer { inBuffer in
+            stream.next_in = inBuffer.baseAddress
+            stream.avail_in = UInt32(inBuffer.count)
+            while status == Z_OK, output.count <= limit {
+                chunk.withUnsafeMutableBufferPointer { outBuffer in
+                    stream.next_out = outBuffer.baseAddress
+                    stream.avail_out = UInt32(outBuffer.count)
+                    status = inflate(&stream, Z_NO_FLUSH)
+                    output.append(contentsOf: outBuffer[0..<(outBuffer.count - Int(stream.avail_out))])
+                }
+            }
+        }
+        if output.count > limit { throw .tooLarge(limit: limit) }
+        guard status == Z_STREAM_END else { throw .corrupt }
+        return output
+    }
+}

@@ -1,0 +1,41 @@
+import Synchronization
+
+/// Serialises access to the one `StatusTracker` and carries its changes to the `MetricStore`.
+/// Polls and callouts report here; the landing page and the scheduler read snapshots from here.
+public final class StatusHub: Sendable {
+    private let tracker = Mutex(StatusTracker())
+    public let store: MetricStore
+
+    public init(store: MetricStore = MetricStore()) {
+        self.store = store
+    }
+
+    /// Applies a change to the tracker and re-renders what it changed. Rendering stays under the lock
+    /// (a few microseconds a meter) so that the store can never receive two renderings out of order.
+    @discardableResult
+    public func apply(_ change: (inout StatusTracker) -> TrackerChanges) -> TrackerChanges {
+        tracker.withLock { tracker in
+            let changes = change(&tracker)
+            for key in changes.removed { store.remove(key) }
+            for key in changes.updated {
+                guard let meter = tracker.meters[key] else { continue }
+                store.update(key, chunks: store.render(key, meter))
+            }
+            return changes
+        }
+    }
+
+    @discardableResult
+    public func configure(_ specs: [MeterSpec]) -> TrackerChanges { apply { $0.configure(specs) } }
+
+    @discardableResult
+    public func record(_ poll: PollOutcome) -> TrackerChanges { apply { $0.record(poll) } }
+
+    /// The meter-versions the configuration lists, in key order.
+    public func configuredKeys() -> [MeterKey] { tracker.withLock { $0.configuredKeys } }
+
+    /// A copy of every meter-version's state.
+    public func snapshot() -> [MeterKey: MeterState] { tracker.withLock { $0.meters } }
+
+    public func state(of key: MeterKey) -> MeterState? { tracker.withLock { $0.meters[key] } }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import HTTPServer
+import Logging
+import MediationCore
+import ServiceLifecycle
+import SimulatorCore
+import UnixSignals
+
+@main
+struct SimulatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zuora-mediation-simulator",
+        abstract: "A local simulator of the Zuora Mediation API (OAuth and runStatus) with a control API for tests."
+    )
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on.")
+    var listenAddress = "127.0.0.1:8080"
+
+    @Option(name: .customLong("meters"), help: "Meter-versions to simulate: id or id:version, comma-separated.")
+    var meters = "101,102,103,104,105"
+
+    @Option(name: .customLong("meter-count"), help: "Simulate meters 1...N (version 0.0.1) instead of --meters.")
+    var meterCount: Int?
+
+    @Option(name: .customLong("client-id"), help: "Accepted OAuth client id.")
+    var clientId = "simulator-client"
+
+    @Option(name: .customLong("client-secret"), help: "Accepted OAuth client secret.")
+    var clientSecret = "simulator-secret"
+
+    @Option(name: .customLong("token-lifetime"), help: "Access token lifetime, e.g. 1h or 30s.")
+    var tokenLifetime = "1h"
+
+    @Option(name: .customLong("step"), help: "Advance each meter's lifecycle this often (e.g. 5s); 0 keeps statuses still.")
+    var step = "0"
+
+    @Option(name: .customLong("threads"), help: "HTTP server threads.")
+    var threads = 8
+
+    func run() async throws {
+        LoggingSystem.bootstrap { LineLogHandler(label: $0, format: .logfmt, level: .info) }
+        let logger = Logger(label: "zuora-mediation-simulator")
+        guard let lifetime = DurationText.seconds(tokenLifetime), lifetime >= 1 else {
+            throw ValidationError("--token-lifetime: \(tokenLifetime) is not a duration of at least 1s")
+        }
+        guard let stepSeconds = step == "0" ? 0 : DurationText.seconds(step) else {
+            throw ValidationError("--step: \(step) is not a duration")
+        }
+        let keys = try meterKeys()
+        let simulator = ZuoraSimulator(
+            settings: .init(
+                clientId: clientId,
+                clientSecret: clientSecret,
+                tokenLifetime: lifetime,
+                step: stepSeconds > 0 ? stepSeconds : nil
+            ),
+            meters: keys,
+            now: Clock.now()
+        )
+        var serverSettings = HTTPServerSettings(listenAddress: try ListenAddress(listenAddress))
+        serverSettings.threads = threads
+        serverSettings.maxConnections = 4096
+        let server = MicroHTTPServer(settings: serverSettings, handler: SimulatorHandler(simulator: simulator))
+        try server.start()
+        logger.info("zuora-mediation-simulator started", metadata: ["listen": "\(listenAddress)", "meters": "\(keys.count)"])
+        let group = ServiceGroup(
+            configuration: .init(services: [ServerService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+
+    private func meterKeys() throws -> [MeterKey] {
+        if let meterCount {
+            return (1...max(1, meterCount)).map { MeterKey(meterId: Int64($0), version: ExporterConfig.defaultVersion) }
+        }
+        return try meters.split(separator: ",").map { item in
+            let parts = item.split(separator: ":", maxSplits: 1)
+            guard let id = Int64(parts[0]) else { throw ValidationError("--meters: \(item) does not start with an integer id") }
+            return MeterKey(meterId: id, version: parts.count > 1 ? String(parts[1]) : ExporterConfig.defaultVersion)
+        }
+    }
+}
+
+/// Serves the simulator's answers, holding back those with an injected delay.
+struct SimulatorHandler: HTTPHandler {
+    let simulator: ZuoraSimulator
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let answer = simulator.respond(to: request, now: Clock.now())
+        if answer.delay > 0 { usleep(UInt32(min(answer.delay, 600) * 1_000_000)) }
+        return answer.response
+    }
+}
+
+struct ServerService: Service {
+    let server: MicroHTTPServer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        server.stop()
+    }
+}

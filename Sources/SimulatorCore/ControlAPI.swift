@@ -1,0 +1,119 @@
+import Foundation
+import MediationCore
+import Synchronization
+
+/// The simulator's control API, for tests and demos (not part of Zuora's API):
+///
+/// - `POST /_control/meters/{id}/{version}/status` `{"status": 8}` or `{"status": "FAILED"}`: set and pin a
+///   meter's status (creating the meter); `{"release": true}` lets its lifecycle run again.
+/// - `DELETE /_control/meters/{id}/{version}`: remove a meter (its polls get 404).
+/// - `POST /_control/meters/{id}/{version}/fault`, `POST /_control/fault` (`"target": "token"` or `"all"`):
+///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5}` answers the next `count`
+///   requests (all while no count is given) with that status and body.
+/// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
+/// - `GET /_control/stats`: request counters as JSON.
+extension ZuoraSimulator {
+    struct ControlBody: Decodable {
+        var status: StatusValue?
+        var release: Bool?
+        var body: String?
+        var count: Int?
+        var retryAfter: Int?
+        var delay: Double?
+        var target: String?
+    }
+
+    /// A status given as a code or as a documented name.
+    struct StatusValue: Decodable {
+        let code: Int?
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let code = try? container.decode(Int.self) {
+                self.code = code
+            } else {
+                self.code = (try? container.decode(String.self)).flatMap { RunStatus(name: $0)?.code }
+            }
+        }
+    }
+
+    func control(_ request: HTTPRequest, _ parts: [String], now: Double) -> HTTPResponse {
+        let body = request.body.isEmpty ? ControlBody() : (try? JSONDecoder().decode(ControlBody.self, from: Data(request.body)))
+        guard let body else { return .json(400, #"{"error":"body is not the JSON object the control API expects"}"#) }
+        switch (request.method, parts) {
+        case ("GET", ["stats"]):
+            let (tokens, polls, meters) = state.withLock { ($0.tokenRequests, $0.runStatusRequests, $0.meters.count) }
+            return .json(200, #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters)}"#)
+        case ("POST", ["tokens", "revoke"]):
+            state.withLock { $0.tokens.removeAll() }
+            return .json(200, #"{"revoked":true}"#)
+        case ("DELETE", ["faults"]):
+            state.withLock { state in
+                state.meterFaults.removeAll()
+                state.tokenFault = nil
+                state.allFault = nil
+            }
+            return .json(200, #"{"cleared":true}"#)
+        case ("POST", ["fault"]):
+            guard let fault = Self.fault(from: body) else { return .json(400, #"{"error":"fault needs a status"}"#) }
+            switch body.target ?? "all" {
+            case "token": state.withLock { $0.tokenFault = fault }
+            case "all": state.withLock { $0.allFault = fault }
+            default: return .json(400, #"{"error":"target is token or all"}"#)
+            }
+            return .json(200, #"{"injected":true}"#)
+        case (let method, let path) where path.count >= 3 && path[0] == "meters":
+            guard let id = Int64(path[1]), let version = PathEncoding.decode(Substring(path[2])) else {
+                return .json(400, #"{"error":"meter id must be an integer"}"#)
+            }
+            return controlMeter(method, MeterKey(meterId: id, version: version), Array(path.dropFirst(3)), body, now: now)
+        default:
+            return .json(404, #"{"error":"unknown control endpoint"}"#)
+        }
+    }
+
+    private func controlMeter(_ method: String, _ key: MeterKey, _ rest: [String], _ body: ControlBody, now: Double)
+        -> HTTPResponse
+    {
+        switch (method, rest) {
+        case ("DELETE", []):
+            state.withLock { $0.meters[key] = nil }
+            return .json(200, #"{"removed":true}"#)
+        case ("POST", ["status"]):
+            let step = settings.step
+            if body.release == true {
+                state.withLock { state in
+                    state.meters[key, default: SimulatedMeter(seed: StableHash.of(key), now: now, step: step)].pinned = false
+                    state.meters[key]?.nextChangeAt = now + (step ?? 0)
+                }
+                return .json(200, #"{"released":true}"#)
+            }
+            guard let code = body.status?.code else {
+                return .json(400, #"{"error":"status must be an integer code or a documented status name"}"#)
+            }
+            state.withLock { state in
+                var meter = state.meters[key] ?? SimulatedMeter(seed: StableHash.of(key), now: now, step: step)
+                meter.status = RunStatus(code: code)
+                meter.pinned = true
+                state.meters[key] = meter
+            }
+            return .json(200, #"{"status":\#(code)}"#)
+        case ("POST", ["fault"]):
+            guard let fault = Self.fault(from: body) else { return .json(400, #"{"error":"fault needs a status"}"#) }
+            state.withLock { $0.meterFaults[key] = fault }
+            return .json(200, #"{"injected":true}"#)
+        default:
+            return .json(404, #"{"error":"unknown control endpoint"}"#)
+        }
+    }
+
+    static func fault(from body: ControlBody) -> InjectedFault? {
+        guard let status = body.status?.code, (100...599).contains(status) else { return nil }
+        return InjectedFault(
+            status: status,
+            body: body.body ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#,
+            remaining: body.count,
+            retryAfter: body.retryAfter,
+            delay: body.delay ?? 0
+        )
+    }
+}

@@ -1,0 +1,189 @@
+import CCurl
+import CShims
+import Dispatch
+import Synchronization
+
+/// One HTTP request for libcurl.
+public struct CurlRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [String]
+    public var body: [UInt8]?
+    public var timeout: Double
+    /// A larger answer is abandoned: a runaway body must not grow memory.
+    public var maxBodyBytes: Int = 1 << 20
+
+    public init(method: String, url: String, headers: [String], body: [UInt8]? = nil, timeout: Double) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+public struct CurlResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    /// The captured response headers, by lower-case name.
+    public var headers: [String: String]
+    public var seconds: Double
+}
+
+public enum CurlFailure: Error, Sendable, Equatable {
+    case timeout(String)
+    case network(String)
+    case bodyTooLarge(Int)
+    case badEncoding(String)
+}
+
+/// TLS settings towards Zuora. Verification is on unless `insecureSkipVerify` is set explicitly.
+public struct TLSSettings: Sendable, Equatable {
+    public var caFile: String?
+    public var insecureSkipVerify = false
+
+    public init(caFile: String? = nil, insecureSkipVerify: Bool = false) {
+        self.caFile = caFile
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// Runs libcurl's blocking easy interface on dispatch threads, never on the Swift concurrency pool.
+/// Easy handles are pooled: each keeps its connections alive, so at most as many connections are open
+/// as requests ever ran at once.
+public final class CurlTransport: Sendable {
+    private let idle = Mutex<[CurlHandle]>([])
+    private let queue = DispatchQueue(label: "zuora-mediation.curl", attributes: .concurrent)
+    private let tls: TLSSettings
+    private let userAgent: String
+    /// Response headers worth keeping (lower case).
+    private let capturedHeaders: [String]
+
+    private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init(tls: TLSSettings = TLSSettings(), userAgent: String, capturedHeaders: [String]) {
+        _ = Self.globalInit
+        self.tls = tls
+        self.userAgent = userAgent
+        self.capturedHeaders = capturedHeaders
+    }
+
+    public func perform(_ request: CurlRequest) async -> Result<CurlResponse, CurlFailure> {
+        await withCheckedContinuation { continuation in
+            queue.async {
+                let handle = self.idle.withLock { $0.popLast() } ?? CurlHandle()
+                let result = handle.perform(request, tls: self.tls, userAgent: self.userAgent, capture: self.capturedHeaders)
+                self.idle.withLock { $0.append(handle) }
+                continuation.resume(returning: result)
+            }
+        }
+    }
+}
+
+/// One libcurl easy handle; used by one thread at a time (the pool hands it out exclusively).
+private final class CurlHandle: @unchecked Sendable {
+    private let raw: UnsafeMutableRawPointer
+    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+
+    init() {
+        guard let raw = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+        self.raw = raw
+    }
+
+    deinit { curl_easy_cleanup(raw) }
+
+    func perform(_ request: CurlRequest, tls: TLSSettings, userAgent: String, capture: [String])
+        -> Result<CurlResponse, CurlFailure>
+    {
+        // Reset drops the last request's options but keeps the connection cache.
+        curl_easy_reset(raw)
+        let sink = ResponseSink(limit: request.maxBodyBytes)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { headerList = curl_slist_append(headerList, header) }
+        defer { curl_slist_free_all(headerList) }
+
+        zme_curl_setopt_string(raw, CURLOPT_URL, request.url)
+        zme_curl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
+        zme_curl_setopt_string(raw, CURLOPT_PROTOCOLS_STR, "http,https")
+        zme_curl_setopt_long(raw, CURLOPT_FOLLOWLOCATION, 0)
+        zme_curl_setopt_long(raw, CURLOPT_TIMEOUT_MS, max(1, Int(request.timeout * 1000)))
+        zme_curl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(min(request.timeout, 10) * 1000)))
+        zme_curl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
+        zme_curl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
+        // Sends Accept-Encoding: gzip and inflates compressed answers; plain ones pass through.
+        zme_curl_setopt_string(raw, CURLOPT_ACCEPT_ENCODING, "gzip")
+        zme_curl_setopt_slist(raw, CURLOPT_HTTPHEADER, headerList)
+        zme_curl_setopt_long(raw, CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1)
+        zme_curl_setopt_long(raw, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2)
+        if let caFile = tls.caFile { zme_curl_setopt_string(raw, CURLOPT_CAINFO, caFile) }
+        if request.method == "POST" {
+            zme_curl_setopt_long(raw, CURLOPT_POST, 1)
+            let body = request.body ?? []
+            zme_curl_setopt_long(raw, CURLOPT_POSTFIELDSIZE, body.count)
+            body.withUnsafeBufferPointer { buffer in
+                _ = zme_curl_setopt_pointer(raw, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+            }
+        } else {
+            zme_curl_setopt_long(raw, CURLOPT_HTTPGET, 1)
+        }
+        zme_curl_setopt_data_callback(raw, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let context else { return 0 }
+            let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+            let length = size * count
+            guard let data, sink.append(UnsafeRawBufferPointer(start: data, count: length)) else { return 0 }
+            return length
+        }
+        let unmanaged = Unmanaged.passRetained(sink)
+        defer { unmanaged.release() }
+        zme_curl_setopt_pointer(raw, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+        errorBuffer[0] = 0
+        let code = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            zme_curl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, buffer.baseAddress)
+            let code = curl_easy_perform(raw)
+            // The buffer must not outlive this scope inside libcurl.
+            zme_curl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, nil)
+            return code
+        }
+        var seconds = 0.0
+        zme_curl_getinfo_double(raw, CURLINFO_TOTAL_TIME, &seconds)
+        guard code == CURLE_OK else {
+            let detail = errorBuffer[0] != 0
+                ? String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                : String(cString: curl_easy_strerror(code))
+            switch code {
+            case CURLE_OPERATION_TIMEDOUT: return .failure(.timeout(detail))
+            case CURLE_WRITE_ERROR where sink.overflowed: return .failure(.bodyTooLarge(request.maxBodyBytes))
+            case CURLE_BAD_CONTENT_ENCODING: return .failure(.badEncoding(detail))
+            default: return .failure(.network(detail))
+            }
+        }
+        var status = 0
+        zme_curl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+        var headers: [String: String] = [:]
+        for name in capture {
+            var header: UnsafeMutablePointer<curl_header>?
+            if curl_easy_header(raw, name, 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK, let value = header?.pointee.value {
+                headers[name] = String(cString: value)
+            }
+        }
+        return .success(CurlResponse(status: status, body: sink.bytes, headers: headers, seconds: seconds))
+    }
+}
+
+/// Collects a response body up to a limit.
+private final class ResponseSink {
+    var bytes: [UInt8] = []
+    var overflowed = false
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func append(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count + chunk.count <= limit else {
+            overflowed = true
+            return false
+        }
+        bytes.append(contentsOf: chunk)
+        return true
+    }
+}
