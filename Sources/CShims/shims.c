@@ -1,4 +1,5 @@
 #include "CShims.h"
+#include <string.h>
 
 CURLcode zme_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -25,6 +26,13 @@ CURLSHcode zme_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long v
     return curl_share_setopt(share, option, value);
 }
 
+/* Leaves request paths percent-encoded, so that an encoded '/' inside a path segment stays inside it. */
+static size_t zme_keep_escaped(void *cls, struct MHD_Connection *connection, char *text) {
+    (void)cls;
+    (void)connection;
+    return strlen(text);
+}
+
 struct MHD_Daemon *zme_mhd_start(
     const zme_mhd_options *o,
     MHD_AccessHandlerCallback handler, void *handler_context,
@@ -32,6 +40,7 @@ struct MHD_Daemon *zme_mhd_start(
     struct MHD_OptionItem items[16];
     int n = 0;
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context};
+    items[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)zme_keep_escaped, NULL};
     if (o->bind_address) items[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)o->bind_address};
     if (o->connection_limit) items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, o->connection_limit, NULL};
     if (o->connection_timeout_seconds)

@@ -29,7 +29,9 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
         let request = HTTPRequest(
             method: method.map { String(cString: $0) } ?? "GET",
             path: url.map { String(cString: $0) } ?? "/",
-            query: values(of: connection, kind: .GET_ARGUMENT_KIND),
+            query: values(of: connection, kind: .GET_ARGUMENT_KIND).compactMapValues {
+                PathEncoding.decode(Substring($0), plusAsSpace: true)
+            },
             headers: values(of: connection, kind: .HEADER_KIND),
             body: body.bytes
         )
@@ -55,7 +57,7 @@ private func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [Strin
     _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
         guard let cls, let key else { return .YES }
         let collector = Unmanaged<ValueCollector>.fromOpaque(cls).takeUnretainedValue()
-        collector.values[String(cString: key).lowercasedIfHeader] = value.map { String(cString: $0) } ?? ""
+        collector.values[String(cString: key)] = value.map { String(cString: $0) } ?? ""
         return .YES
     }, pointer)
     return withExtendedLifetime(collector) { collector.values }
@@ -73,9 +75,4 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     let result = MHD_queue_response(connection, UInt32(response.status), created)
     MHD_destroy_response(created)
     return result
-}
-
-extension String {
-    /// Query argument names keep their case; HTTPRequest lower-cases header names itself.
-    fileprivate var lowercasedIfHeader: String { self }
 }

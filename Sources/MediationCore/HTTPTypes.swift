@@ -2,8 +2,9 @@
 /// without sockets. The HTTP server adapter turns libmicrohttpd's callbacks into these.
 public struct HTTPRequest: Sendable {
     public var method: String
-    /// The path without the query string.
+    /// The path without the query string, still percent-encoded (decode segments where needed).
     public var path: String
+    /// Query arguments, decoded.
     public var query: [String: String]
     /// Header names in lower case.
     public var headers: [String: String]

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// The simulator and the exporter as processes on loopback, with helpers to drive and read them.
+final class Stack: @unchecked Sendable {
+    static let clientId = "it-client"
+    static let clientSecret = "it-secret-\(UUID().uuidString.prefix(8))"
+
+    let simulatorPort = freePort()
+    let exporterPort = freePort()
+    let simulator: ManagedProcess
+    var exporter: ManagedProcess?
+    let configURL: URL
+
+    var simulatorURL: String { "http://127.0.0.1:\(simulatorPort)" }
+    var exporterURL: String { "http://127.0.0.1:\(exporterPort)" }
+
+    /// Starts the simulator (statuses held still unless a test moves them) and the exporter.
+    init(
+        simulatedMeters: String = "101,102",
+        meterConfig: String = "  - id: 101\n    name: Usage ingestion\n  - id: 102\n",
+        pollInterval: String = "300ms",
+        tokenLifetime: String = "1h",
+        clientSecret: String = Stack.clientSecret,
+        extraZuora: String = "",
+        startExporter: Bool = true
+    ) throws {
+        simulator = try ManagedProcess(
+            "zuora-mediation-simulator",
+            [
+                "--web.listen-address", "127.0.0.1:\(simulatorPort)", "--meters", simulatedMeters,
+                "--client-id", Stack.clientId, "--client-secret", Stack.clientSecret, "--token-lifetime", tokenLifetime,
+            ]
+        )
+        configURL = FileManager.default.temporaryDirectory.appendingPathComponent("zme-\(UUID().uuidString).yml")
+        let config = """
+            zuora:
+              base_url: http://127.0.0.1:\(simulatorPort)
+              timeout: 2s
+            \(extraZuora)
+            poll_interval: \(pollInterval)
+            meters:
+            \(meterConfig)
+            """
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        #expect(eventually { http("GET", "\(simulatorURL)/_control/stats").status == 200 }, "simulator did not start")
+        if startExporter { try self.startExporter(clientSecret: clientSecret) }
+    }
+
+    func startExporter(clientSecret: String = Stack.clientSecret, arguments: [String] = []) throws {
+        exporter = try ManagedProcess(
+            "zuora-mediation-exporter",
+            ["--config.file", configURL.path, "--web.listen-address", "127.0.0.1:\(exporterPort)"] + arguments,
+            environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": clientSecret]
+        )
+        #expect(eventually { http("GET", "\(exporterURL)/-/healthy").status == 200 }, "exporter did not start: \(exporter?.log ?? "")")
+    }
+
+    func metrics() -> [Sample] { parseExposition(http("GET", "\(exporterURL)/metrics").body) }
+
+    /// Waits until the exporter's metrics satisfy `condition`.
+    func waitForMetrics(timeout: Double = 15, _ condition: ([Sample]) -> Bool) -> Bool {
+        eventually(timeout: timeout) { condition(metrics()) }
+    }
+
+    func setStatus(_ meter: Int, _ status: String, version: String = "0.0.1") {
+        let encoded = version.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "._-~")))!
+        let result = http("POST", "\(simulatorURL)/_control/meters/\(meter)/\(encoded)/status", body: #"{"status":\#(status)}"#)
+        #expect(result.status == 200, "control API refused status \(status): \(result.body)")
+    }
+
+    func control(_ method: String, _ path: String, _ body: String? = nil) {
+        let result = http(method, "\(simulatorURL)/_control/\(path)", body: body)
+        #expect(result.status == 200, "control API refused \(path): \(result.body)")
+    }
+
+    func simulatorStats() -> [String: Int] {
+        let body = http("GET", "\(simulatorURL)/_control/stats").body
+        return (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Int]) ?? [:]
+    }
+
+    deinit {
+        exporter?.stop()
+        simulator.stop()
+        try? FileManager.default.removeItem(at: configURL)
+    }
+}
+
+/// `meter_id` and `version` labels of one meter-version.
+func meter(_ id: Int, _ version: String = "0.0.1") -> [String: String] { ["meter_id": String(id), "version": version] }
