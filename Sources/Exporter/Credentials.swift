@@ -5,12 +5,27 @@ import MediationCore
 /// Reads the OAuth client credentials: from the files the configuration names, else from the
 /// environment. Errors name where the value was looked for, never the value.
 enum CredentialLoader {
-    static func load(_ zuora: ExporterConfig.Zuora, environment: [String: String], logger: Logger) throws(ConfigError)
+    static func load(
+        _ zuora: ExporterConfig.Zuora,
+        environment: [String: String],
+        logger: Logger
+    ) throws(ConfigError)
         -> ZuoraCredentials
     {
-        let id = try value(file: zuora.clientIdFile, key: "zuora.client_id_file", env: "ZUORA_CLIENT_ID", environment, logger)
+        let id = try value(
+            file: zuora.clientIdFile,
+            key: "zuora.client_id_file",
+            env: "ZUORA_CLIENT_ID",
+            environment,
+            logger
+        )
         let secret = try value(
-            file: zuora.clientSecretFile, key: "zuora.client_secret_file", env: "ZUORA_CLIENT_SECRET", environment, logger)
+            file: zuora.clientSecretFile,
+            key: "zuora.client_secret_file",
+            env: "ZUORA_CLIENT_SECRET",
+            environment,
+            logger
+        )
         return ZuoraCredentials(clientId: id, clientSecret: secret)
     }
 
@@ -23,7 +38,11 @@ enum CredentialLoader {
     ) throws(ConfigError) -> String {
         if let file {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw ConfigError(path: key, line: nil, message: "cannot read \(file); check the path and its permissions")
+                throw ConfigError(
+                    path: key,
+                    line: nil,
+                    message: "cannot read \(file); check the path and its permissions"
+                )
             }
             if let attributes = try? FileManager.default.attributesOfItem(atPath: file),
                 let mode = attributes[.posixPermissions] as? Int, mode & 0o004 != 0

@@ -44,12 +44,18 @@ struct ExporterCommand: AsyncParsableCommand {
         let credentials: ZuoraCredentials
         do {
             config = try loadConfig()
-            credentials = try CredentialLoader.load(config.zuora, environment: ProcessInfo.processInfo.environment, logger: logger)
+            credentials = try CredentialLoader.load(
+                config.zuora,
+                environment: ProcessInfo.processInfo.environment,
+                logger: logger
+            )
         } catch {
             Self.fail("invalid configuration in \(configFile): \(error)")
         }
         if configCheck {
-            print("\(configFile): valid; \(config.meters.count) meter-versions, poll interval \(DurationText.format(config.pollInterval))")
+            print(
+                "\(configFile): valid; \(config.meters.count) meter-versions, poll interval \(DurationText.format(config.pollInterval))"
+            )
             return
         }
         guard telemetryPath.hasPrefix("/") else { Self.fail("--web.telemetry-path must start with /") }
@@ -102,7 +108,11 @@ struct ExporterCommand: AsyncParsableCommand {
 
     private func loadConfig() throws(ConfigError) -> ExporterConfig {
         guard let data = FileManager.default.contents(atPath: configFile) else {
-            throw ConfigError(path: "", line: nil, message: "cannot read the file; check --config.file and its permissions")
+            throw ConfigError(
+                path: "",
+                line: nil,
+                message: "cannot read the file; check --config.file and its permissions"
+            )
         }
         return try ExporterConfig.parse(yaml: String(decoding: data, as: UTF8.self))
     }

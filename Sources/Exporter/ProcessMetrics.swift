@@ -21,12 +21,28 @@ enum ProcessMetrics {
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             // fields[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
             func field(_ number: Int) -> Double { fields.count > number - 3 ? Double(fields[number - 3]) ?? 0 : 0 }
-            append(&out, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-                   (field(14) + field(15)) / ticksPerSecond)
-            append(&out, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-                   bootTime + field(22) / ticksPerSecond)
+            append(
+                &out,
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                (field(14) + field(15)) / ticksPerSecond
+            )
+            append(
+                &out,
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                bootTime + field(22) / ticksPerSecond
+            )
             append(&out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", field(23))
-            append(&out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", field(24) * pageSize)
+            append(
+                &out,
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                field(24) * pageSize
+            )
         }
         if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             append(&out, "process_open_fds", "gauge", "Number of open file descriptors.", Double(fds.count))

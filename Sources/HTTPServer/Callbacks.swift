@@ -4,7 +4,15 @@ import MediationCore
 /// libmicrohttpd's access handler. It is called at least twice per request: first to set up (an empty
 /// per-request context is created), then with each piece of the body, then once more with no data, when
 /// the whole request is there and the handler answers.
-let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, requestContext in
+let accessHandler: MHD_AccessHandlerCallback = {
+    cls,
+    connection,
+    url,
+    method,
+    _,
+    uploadData,
+    uploadSize,
+    requestContext in
     guard let cls, let connection, let requestContext, let uploadSize else { return .NO }
     let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
     guard let existing = requestContext.pointee else {
@@ -54,12 +62,17 @@ private final class ValueCollector {
 private func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [String: String] {
     let collector = ValueCollector()
     let pointer = Unmanaged.passUnretained(collector).toOpaque()
-    _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
-        guard let cls, let key else { return .YES }
-        let collector = Unmanaged<ValueCollector>.fromOpaque(cls).takeUnretainedValue()
-        collector.values[String(cString: key)] = value.map { String(cString: $0) } ?? ""
-        return .YES
-    }, pointer)
+    _ = MHD_get_connection_values(
+        connection,
+        kind,
+        { cls, _, key, value in
+            guard let cls, let key else { return .YES }
+            let collector = Unmanaged<ValueCollector>.fromOpaque(cls).takeUnretainedValue()
+            collector.values[String(cString: key)] = value.map { String(cString: $0) } ?? ""
+            return .YES
+        },
+        pointer
+    )
     return withExtendedLifetime(collector) { collector.values }
 }
 

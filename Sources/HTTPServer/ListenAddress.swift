@@ -34,7 +34,9 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         } else {
             var probe = in_addr()
             guard inet_pton(AF_INET, hostText, &probe) == 1 else {
-                throw ServerError("listen address \"\(text)\": \(hostText) is not an IPv4 address (names other than localhost are not resolved)")
+                throw ServerError(
+                    "listen address \"\(text)\": \(hostText) is not an IPv4 address (names other than localhost are not resolved)"
+                )
             }
             host = .ipv4(hostText)
         }

@@ -94,7 +94,9 @@ public final class MicroHTTPServer: Sendable {
             }
         }
         guard let started else {
-            throw ServerError("cannot listen on \(settings.listenAddress): \(String(cString: strerror(errno))) (is another process using the port?)")
+            throw ServerError(
+                "cannot listen on \(settings.listenAddress): \(String(cString: strerror(errno))) (is another process using the port?)"
+            )
         }
         daemon.withLock { $0 = DaemonHandle(pointer: started) }
     }

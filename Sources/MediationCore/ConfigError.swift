@@ -22,7 +22,9 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// Parses Prometheus-style durations: `500ms`, `30s`, `5m`, `1h30m`, `1d`.
 public enum DurationText {
     public static func seconds(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800)]
+        let units: [(String, Double)] = [
+            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800),
+        ]
         var rest = Substring(text)
         var total = 0.0
         guard !rest.isEmpty else { return nil }
@@ -30,7 +32,10 @@ public enum DurationText {
             let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard !digits.isEmpty, let number = Double(digits) else { return nil }
             rest = rest.dropFirst(digits.count)
-            guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) })
+            guard
+                let (unit, factor) = units.first(where: {
+                    rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms"))
+                })
             else { return nil }
             rest = rest.dropFirst(unit.count)
             total += number * factor

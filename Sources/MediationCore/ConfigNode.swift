@@ -49,13 +49,19 @@ struct ConfigNode {
     }
 
     func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        guard let value = node.int, node.tag.rawValue == Tag.Name.int.rawValue else { throw error("expected a whole number, got \(kind)") }
-        guard range.contains(value) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(value)") }
+        guard let value = node.int, node.tag.rawValue == Tag.Name.int.rawValue else {
+            throw error("expected a whole number, got \(kind)")
+        }
+        guard range.contains(value) else {
+            throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
         return value
     }
 
     func bool() throws(ConfigError) -> Bool {
-        guard let value = node.bool, node.tag.rawValue == Tag.Name.bool.rawValue else { throw error("expected true or false, got \(kind)") }
+        guard let value = node.bool, node.tag.rawValue == Tag.Name.bool.rawValue else {
+            throw error("expected true or false, got \(kind)")
+        }
         return value
     }
 
@@ -75,7 +81,8 @@ struct ConfigNode {
         case .sequence: "a list"
         case .alias: "an alias"
         case .scalar(let scalar):
-            node.tag.rawValue == Tag.Name.null.rawValue ? "nothing" : "\(node.tag.rawValue.split(separator: ":").last ?? "") \"\(scalar.string)\""
+            node.tag.rawValue == Tag.Name.null.rawValue
+                ? "nothing" : "\(node.tag.rawValue.split(separator: ":").last ?? "") \"\(scalar.string)\""
         }
     }
 }

@@ -28,7 +28,11 @@ public struct ExporterConfig: Sendable, Equatable {
             throw ConfigError(path: "", line: nil, message: "not valid YAML: \(error)")
         }
         guard let root else {
-            throw ConfigError(path: "", line: nil, message: "the file is empty; it needs at least zuora.base_url and meters")
+            throw ConfigError(
+                path: "",
+                line: nil,
+                message: "the file is empty; it needs at least zuora.base_url and meters"
+            )
         }
         let top = try ConfigNode(node: root, path: "").mapping(allowed: ["zuora", "poll_interval", "meters"])
         guard let zuoraNode = top["zuora"] else {
@@ -82,10 +86,14 @@ public struct ExporterConfig: Sendable, Equatable {
         var seen: [MeterKey: String] = [:]
         for item in try node.sequence() {
             let entries = try item.mapping(allowed: ["id", "version", "name"])
-            guard let idNode = entries["id"] else { throw item.error("id is missing; every meter needs its integer id") }
+            guard let idNode = entries["id"] else {
+                throw item.error("id is missing; every meter needs its integer id")
+            }
             let id = try idNode.int(in: 1...Int.max)
             let version = try entries["version"]?.text() ?? defaultVersion
-            guard !version.isEmpty else { throw entries["version"]!.error("must not be empty; Zuora's default is 0.0.1") }
+            guard !version.isEmpty else {
+                throw entries["version"]!.error("must not be empty; Zuora's default is 0.0.1")
+            }
             let name = try entries["name"]?.text()
             let key = MeterKey(meterId: Int64(id), version: version)
             if let first = seen[key] {

@@ -46,11 +46,16 @@ public struct ExporterRoutes: HTTPHandler {
                 telemetryPath: settings.telemetryPath,
                 meters: hub.snapshot()
             )
-            return HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(page.utf8))
+            return HTTPResponse(
+                status: 200,
+                headers: [("Content-Type", "text/html; charset=utf-8")],
+                body: Array(page.utf8)
+            )
         case "/-/healthy":
             return .text(200, "Healthy.\n")
         case "/-/ready":
-            return isReady() ? .text(200, "Ready.\n") : .text(503, "Not ready: the first poll cycle has not finished.\n")
+            return isReady()
+                ? .text(200, "Ready.\n") : .text(503, "Not ready: the first poll cycle has not finished.\n")
         default:
             return .text(404, "Not found. Metrics are at \(settings.telemetryPath).\n")
         }

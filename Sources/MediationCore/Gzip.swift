@@ -17,7 +17,17 @@ public enum Gzip {
     public static func segment(_ bytes: [UInt8], final: Bool, level: Int32 = 6) -> Segment {
         var stream = z_stream()
         // windowBits -15: raw deflate, no zlib or gzip framing; the framing is written by `join`.
-        guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        guard
+            deflateInit2_(
+                &stream,
+                level,
+                Z_DEFLATED,
+                -15,
+                8,
+                Z_DEFAULT_STRATEGY,
+                ZLIB_VERSION,
+                Int32(MemoryLayout<z_stream>.size)
+            ) == Z_OK
         else { fatalError("zlib deflateInit2 failed: out of memory") }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 16)

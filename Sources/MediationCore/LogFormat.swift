@@ -44,21 +44,31 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// One formatted line; metadata keys sorted so lines are stable.
-    public static func line(format: Format, time: String, level: Logger.Level, message: String, metadata: Logger.Metadata)
+    public static func line(
+        format: Format,
+        time: String,
+        level: Logger.Level,
+        message: String,
+        metadata: Logger.Metadata
+    )
         -> String
     {
-        let fields = [("ts", time), ("level", level.rawValue == "warning" ? "warn" : level.rawValue), ("msg", message)]
+        let fields =
+            [("ts", time), ("level", level.rawValue == "warning" ? "warn" : level.rawValue), ("msg", message)]
             + metadata.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
         switch format {
         case .json:
-            return "{" + fields.map { "\(TextEscaping.json($0.0)):\(TextEscaping.json($0.1))" }.joined(separator: ",") + "}"
+            return "{" + fields.map { "\(TextEscaping.json($0.0)):\(TextEscaping.json($0.1))" }.joined(separator: ",")
+                + "}"
         case .logfmt:
             return fields.map { "\($0.0)=\(logfmtValue($0.1))" }.joined(separator: " ")
         }
     }
 
     static func logfmtValue(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.asciiValue.map { $0 < 0x20 } ?? false }
+        let needsQuotes =
+            value.isEmpty
+            || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.asciiValue.map { $0 < 0x20 } ?? false }
         guard needsQuotes else { return value }
         return TextEscaping.json(value)
     }

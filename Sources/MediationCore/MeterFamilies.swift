@@ -10,7 +10,8 @@ public struct MeterFamily: Sendable {
 }
 
 extension MeterFamily {
-    private static let pollingNote = "Observed by periodic polling of runStatus (and callouts when enabled); "
+    private static let pollingNote =
+        "Observed by periodic polling of runStatus (and callouts when enabled); "
         + "changes between two observations can be missed."
 
     private static func labels(_ key: MeterKey, _ extra: (String, String)...) -> [(String, String)] {
@@ -24,7 +25,12 @@ extension MeterFamily {
             type: "gauge",
             help: "Configured meter-versions; always 1. The name label is the configured display name."
         ) { key, state, out in
-            Exposition.appendSample("zuora_meter_info", labels: labels(key, ("name", state.displayName)), value: 1, to: &out)
+            Exposition.appendSample(
+                "zuora_meter_info",
+                labels: labels(key, ("name", state.displayName)),
+                value: 1,
+                to: &out
+            )
         },
         MeterFamily(
             name: "zuora_meter_run_status",
@@ -55,7 +61,9 @@ extension MeterFamily {
             type: "counter",
             help: "Observed run-status changes by from and to status name. \(pollingNote)"
         ) { key, state, out in
-            for (transition, count) in state.transitions.sorted(by: { ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to) }) {
+            for (transition, count) in state.transitions.sorted(by: {
+                ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to)
+            }) {
                 Exposition.appendSample(
                     "zuora_meter_run_status_transitions_total",
                     labels: labels(key, ("from", transition.from), ("to", transition.to)),
@@ -69,7 +77,12 @@ extension MeterFamily {
             type: "counter",
             help: "Observed entries into FAILED or TESTING_FAILED. \(pollingNote)"
         ) { key, state, out in
-            Exposition.appendSample("zuora_meter_run_failures_total", labels: labels(key), value: Double(state.failures), to: &out)
+            Exposition.appendSample(
+                "zuora_meter_run_failures_total",
+                labels: labels(key),
+                value: Double(state.failures),
+                to: &out
+            )
         },
         MeterFamily(
             name: "zuora_meter_run_status_last_change_timestamp_seconds",
@@ -102,7 +115,12 @@ extension MeterFamily {
             help: "Time of the last successful poll of this meter-version, in seconds since the epoch."
         ) { key, state, out in
             guard let time = state.lastPollSuccessAt else { return }
-            Exposition.appendSample("zuora_meter_last_poll_success_timestamp_seconds", labels: labels(key), value: time, to: &out)
+            Exposition.appendSample(
+                "zuora_meter_last_poll_success_timestamp_seconds",
+                labels: labels(key),
+                value: time,
+                to: &out
+            )
         },
         MeterFamily(
             name: "zuora_meter_poll_errors_total",

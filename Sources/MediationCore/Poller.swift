@@ -23,7 +23,13 @@ public final class Poller: Sendable {
     private let settings: Mutex<PollSettings>
     private let cyclesDone = Atomic<Int>(0)
 
-    public init(hub: StatusHub, fetcher: any RunStatusFetching, settings: PollSettings, metrics: ExporterMetrics, logger: Logger) {
+    public init(
+        hub: StatusHub,
+        fetcher: any RunStatusFetching,
+        settings: PollSettings,
+        metrics: ExporterMetrics,
+        logger: Logger
+    ) {
         self.hub = hub
         self.fetcher = fetcher
         self.settings = Mutex(settings)
@@ -79,7 +85,10 @@ public final class Poller: Sendable {
         for (key, transition) in changes.transitions {
             logger.info(
                 "meter run status changed",
-                metadata: ["meter_id": "\(key.meterId)", "version": "\(key.version)", "from": "\(transition.from)", "to": "\(transition.to)"]
+                metadata: [
+                    "meter_id": "\(key.meterId)", "version": "\(key.version)", "from": "\(transition.from)",
+                    "to": "\(transition.to)",
+                ]
             )
         }
         for (key, succeeded) in changes.pollHealth {
@@ -93,7 +102,10 @@ public final class Poller: Sendable {
             }
         }
         if case .failure(let reason, let message) = result, changes.pollHealth.isEmpty {
-            logger.debug("poll of meter failed again", metadata: ["meter_id": "\(key.meterId)", "reason": "\(reason.rawValue)", "error": "\(message)"])
+            logger.debug(
+                "poll of meter failed again",
+                metadata: ["meter_id": "\(key.meterId)", "reason": "\(reason.rawValue)", "error": "\(message)"]
+            )
         }
     }
 }

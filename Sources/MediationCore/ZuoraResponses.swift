@@ -21,7 +21,8 @@ public enum ZuoraResponses {
     /// /v1 paths, code as string or number). Nil when the body has none of them.
     public static func errorSummary(from body: [UInt8]) -> String? {
         guard let decoded = try? JSONDecoder().decode(ErrorBody.self, from: Data(body)) else { return nil }
-        let parts = (decoded.errors + decoded.reasons + [decoded.error].compactMap { $0 }).compactMap { item -> String? in
+        let parts = (decoded.errors + decoded.reasons + [decoded.error].compactMap { $0 }).compactMap {
+            item -> String? in
             let text = [item.code.map { "code \($0)" }, item.message].compactMap { $0 }.joined(separator: ": ")
             return text.isEmpty ? nil : text
         }

@@ -32,7 +32,10 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("token-lifetime"), help: "Access token lifetime, e.g. 1h or 30s.")
     var tokenLifetime = "1h"
 
-    @Option(name: .customLong("step"), help: "Advance each meter's lifecycle this often (e.g. 5s); 0 keeps statuses still.")
+    @Option(
+        name: .customLong("step"),
+        help: "Advance each meter's lifecycle this often (e.g. 5s); 0 keeps statuses still."
+    )
     var step = "0"
 
     @Option(name: .customLong("threads"), help: "HTTP server threads.")
@@ -63,9 +66,16 @@ struct SimulatorCommand: AsyncParsableCommand {
         serverSettings.maxConnections = 4096
         let server = MicroHTTPServer(settings: serverSettings, handler: SimulatorHandler(simulator: simulator))
         try server.start()
-        logger.info("zuora-mediation-simulator started", metadata: ["listen": "\(listenAddress)", "meters": "\(keys.count)"])
+        logger.info(
+            "zuora-mediation-simulator started",
+            metadata: ["listen": "\(listenAddress)", "meters": "\(keys.count)"]
+        )
         let group = ServiceGroup(
-            configuration: .init(services: [ServerService(server: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: [ServerService(server: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
         )
         try await group.run()
     }
@@ -76,7 +86,9 @@ struct SimulatorCommand: AsyncParsableCommand {
         }
         return try meters.split(separator: ",").map { item in
             let parts = item.split(separator: ":", maxSplits: 1)
-            guard let id = Int64(parts[0]) else { throw ValidationError("--meters: \(item) does not start with an integer id") }
+            guard let id = Int64(parts[0]) else {
+                throw ValidationError("--meters: \(item) does not start with an integer id")
+            }
             return MeterKey(meterId: id, version: parts.count > 1 ? String(parts[1]) : ExporterConfig.defaultVersion)
         }
     }

@@ -37,7 +37,9 @@ extension ZuoraSimulator {
     }
 
     func control(_ request: HTTPRequest, _ parts: [String], now: Double) -> HTTPResponse {
-        let body = request.body.isEmpty ? ControlBody() : (try? JSONDecoder().decode(ControlBody.self, from: Data(request.body)))
+        let body =
+            request.body.isEmpty
+            ? ControlBody() : (try? JSONDecoder().decode(ControlBody.self, from: Data(request.body)))
         guard let body else { return .json(400, #"{"error":"body is not the JSON object the control API expects"}"#) }
         switch (request.method, parts) {
         case ("GET", ["stats"]):
@@ -65,13 +67,25 @@ extension ZuoraSimulator {
             guard let id = Int64(path[1]), let version = PathEncoding.decode(Substring(path[2])) else {
                 return .json(400, #"{"error":"meter id must be an integer"}"#)
             }
-            return controlMeter(method, MeterKey(meterId: id, version: version), Array(path.dropFirst(3)), body, now: now)
+            return controlMeter(
+                method,
+                MeterKey(meterId: id, version: version),
+                Array(path.dropFirst(3)),
+                body,
+                now: now
+            )
         default:
             return .json(404, #"{"error":"unknown control endpoint"}"#)
         }
     }
 
-    private func controlMeter(_ method: String, _ key: MeterKey, _ rest: [String], _ body: ControlBody, now: Double)
+    private func controlMeter(
+        _ method: String,
+        _ key: MeterKey,
+        _ rest: [String],
+        _ body: ControlBody,
+        now: Double
+    )
         -> HTTPResponse
     {
         switch (method, rest) {
@@ -82,7 +96,8 @@ extension ZuoraSimulator {
             let step = settings.step
             if body.release == true {
                 state.withLock { state in
-                    state.meters[key, default: SimulatedMeter(seed: StableHash.of(key), now: now, step: step)].pinned = false
+                    state.meters[key, default: SimulatedMeter(seed: StableHash.of(key), now: now, step: step)].pinned =
+                        false
                     state.meters[key]?.nextChangeAt = now + (step ?? 0)
                 }
                 return .json(200, #"{"released":true}"#)
@@ -110,7 +125,8 @@ extension ZuoraSimulator {
         guard let status = body.status?.code, (100...599).contains(status) else { return nil }
         return InjectedFault(
             status: status,
-            body: body.body ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#,
+            body: body.body
+                ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#,
             remaining: body.count,
             retryAfter: body.retryAfter,
             delay: body.delay ?? 0

@@ -53,12 +53,20 @@ public final class ZuoraSimulator: Sendable {
 
     public func respond(to request: HTTPRequest, now: Double) -> Answer {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        if parts.first == "_control" { return Answer(response: control(request, Array(parts.dropFirst()), now: now), delay: 0) }
+        if parts.first == "_control" {
+            return Answer(response: control(request, Array(parts.dropFirst()), now: now), delay: 0)
+        }
         if request.path == "/oauth/token" { return token(request, now: now) }
         if parts.count == 4, parts[0] == "meters", parts[3] == "runStatus" {
             return runStatus(request, id: parts[1], version: parts[2], now: now)
         }
-        return Answer(response: .json(404, #"{"success":false,"reasons":[{"code":"ObjectNotFound","message":"no such resource"}]}"#), delay: 0)
+        return Answer(
+            response: .json(
+                404,
+                #"{"success":false,"reasons":[{"code":"ObjectNotFound","message":"no such resource"}]}"#
+            ),
+            delay: 0
+        )
     }
 
     private func token(_ request: HTTPRequest, now: Double) -> Answer {
@@ -67,13 +75,18 @@ public final class ZuoraSimulator: Sendable {
             return Self.take(&state.tokenFault) ?? Self.take(&state.allFault)
         }
         if let fault { return Self.answer(fault) }
-        guard request.method == "POST" else { return Answer(response: .json(405, #"{"error":"method_not_allowed"}"#), delay: 0) }
+        guard request.method == "POST" else {
+            return Answer(response: .json(405, #"{"error":"method_not_allowed"}"#), delay: 0)
+        }
         let form = Self.form(request.body)
         guard form["grant_type"] == "client_credentials" else {
             return Answer(response: .json(400, #"{"error":"unsupported_grant_type"}"#), delay: 0)
         }
         guard form["client_id"] == settings.clientId, form["client_secret"] == settings.clientSecret else {
-            return Answer(response: .json(401, #"{"error":"invalid_client","error_description":"Bad credentials"}"#), delay: 0)
+            return Answer(
+                response: .json(401, #"{"error":"invalid_client","error_description":"Bad credentials"}"#),
+                delay: 0
+            )
         }
         let token = state.withLock { state -> String in
             state.sequence &+= 1
@@ -102,17 +115,29 @@ public final class ZuoraSimulator: Sendable {
             state.runStatusRequests += 1
             if let fault = Self.take(&state.allFault) ?? Self.take(&state.meterFaults[key]) { return .failure(fault) }
             guard let token, let expiry = state.tokens[token], now < expiry else {
-                return .failure(InjectedFault(
-                    status: 401, body: #"{"success":false,"error":{"code":"70002006","message":"UNAUTHORIZED"}}"#,
-                    remaining: nil, retryAfter: nil, delay: 0))
+                return .failure(
+                    InjectedFault(
+                        status: 401,
+                        body: #"{"success":false,"error":{"code":"70002006","message":"UNAUTHORIZED"}}"#,
+                        remaining: nil,
+                        retryAfter: nil,
+                        delay: 0
+                    )
+                )
             }
             guard var meter = state.meters[key] else {
                 let known = state.meters.keys.contains { $0.meterId == meterId }
-                let (code, name) = known ? ("70002104", "METER_VERSION_NOT_EXISTING") : ("70002103", "METER_NOT_EXISTING")
-                return .failure(InjectedFault(
-                    status: 404,
-                    body: #"{"success":false,"error":{"code":"\#(code)","message":"\#(name)"},"data":{}}"#,
-                    remaining: nil, retryAfter: nil, delay: 0))
+                let (code, name) =
+                    known ? ("70002104", "METER_VERSION_NOT_EXISTING") : ("70002103", "METER_NOT_EXISTING")
+                return .failure(
+                    InjectedFault(
+                        status: 404,
+                        body: #"{"success":false,"error":{"code":"\#(code)","message":"\#(name)"},"data":{}}"#,
+                        remaining: nil,
+                        retryAfter: nil,
+                        delay: 0
+                    )
+                )
             }
             meter.advance(to: now, step: settings.step)
             state.meters[key] = meter
@@ -125,14 +150,17 @@ public final class ZuoraSimulator: Sendable {
             return answer
         case .success(let status):
             let description = status.isKnown ? status.name : "UNKNOWN"
-            let body = #"{"success":true,"data":{"runStatus":\#(status.code),"runStatusDescription":"\#(description)"}}"#
+            let body =
+                #"{"success":true,"data":{"runStatus":\#(status.code),"runStatusDescription":"\#(description)"}}"#
             return Answer(response: Self.compressIfAsked(.json(200, body, headers: headers), request), delay: 0)
         }
     }
 
     /// Zuora compresses bodies over 1,000 bytes when the client accepts gzip.
     static func compressIfAsked(_ response: HTTPResponse, _ request: HTTPRequest) -> HTTPResponse {
-        guard response.body.count > 1000, request.header("Accept-Encoding")?.contains("gzip") == true else { return response }
+        guard response.body.count > 1000, request.header("Accept-Encoding")?.contains("gzip") == true else {
+            return response
+        }
         var compressed = response
         compressed.body = Gzip.compress(response.body)
         compressed.headers.append(("Content-Encoding", "gzip"))
@@ -149,9 +177,16 @@ public final class ZuoraSimulator: Sendable {
     static func take(_ fault: inout InjectedFault?) -> InjectedFault? {
         guard let current = fault else { return nil }
         if let remaining = current.remaining {
-            fault = remaining <= 1 ? nil : InjectedFault(
-                status: current.status, body: current.body, remaining: remaining - 1, retryAfter: current.retryAfter,
-                delay: current.delay)
+            fault =
+                remaining <= 1
+                ? nil
+                : InjectedFault(
+                    status: current.status,
+                    body: current.body,
+                    remaining: remaining - 1,
+                    retryAfter: current.retryAfter,
+                    delay: current.delay
+                )
         }
         return current
     }

@@ -72,7 +72,12 @@ public final class CurlTransport: Sendable {
         await withCheckedContinuation { continuation in
             queue.async {
                 let handle = self.idle.withLock { $0.popLast() } ?? CurlHandle()
-                let result = handle.perform(request, tls: self.tls, userAgent: self.userAgent, capture: self.capturedHeaders)
+                let result = handle.perform(
+                    request,
+                    tls: self.tls,
+                    userAgent: self.userAgent,
+                    capture: self.capturedHeaders
+                )
                 self.idle.withLock { $0.append(handle) }
                 continuation.resume(returning: result)
             }
@@ -92,7 +97,12 @@ private final class CurlHandle: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(raw) }
 
-    func perform(_ request: CurlRequest, tls: TLSSettings, userAgent: String, capture: [String])
+    func perform(
+        _ request: CurlRequest,
+        tls: TLSSettings,
+        userAgent: String,
+        capture: [String]
+    )
         -> Result<CurlResponse, CurlFailure>
     {
         // Reset drops the last request's options but keeps the connection cache.
@@ -121,7 +131,11 @@ private final class CurlHandle: @unchecked Sendable {
             let body = request.body ?? []
             zme_curl_setopt_long(raw, CURLOPT_POSTFIELDSIZE, body.count)
             body.withUnsafeBufferPointer { buffer in
-                _ = zme_curl_setopt_pointer(raw, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+                _ = zme_curl_setopt_pointer(
+                    raw,
+                    CURLOPT_COPYPOSTFIELDS,
+                    UnsafeMutableRawPointer(mutating: buffer.baseAddress)
+                )
             }
         } else {
             zme_curl_setopt_long(raw, CURLOPT_HTTPGET, 1)
@@ -147,7 +161,8 @@ private final class CurlHandle: @unchecked Sendable {
         var seconds = 0.0
         zme_curl_getinfo_double(raw, CURLINFO_TOTAL_TIME, &seconds)
         guard code == CURLE_OK else {
-            let detail = errorBuffer[0] != 0
+            let detail =
+                errorBuffer[0] != 0
                 ? String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 : String(cString: curl_easy_strerror(code))
             switch code {
@@ -162,7 +177,9 @@ private final class CurlHandle: @unchecked Sendable {
         var headers: [String: String] = [:]
         for name in capture {
             var header: UnsafeMutablePointer<curl_header>?
-            if curl_easy_header(raw, name, 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK, let value = header?.pointee.value {
+            if curl_easy_header(raw, name, 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK,
+                let value = header?.pointee.value
+            {
                 headers[name] = String(cString: value)
             }
         }

@@ -28,12 +28,17 @@ actor TokenSource {
         if current?.token == token { current = nil }
     }
 
-    func token(fetch: @escaping @Sendable (ZuoraCredentials) async -> FetchResult) async -> Result<String, TokenFailure> {
+    func token(fetch: @escaping @Sendable (ZuoraCredentials) async -> FetchResult) async -> Result<String, TokenFailure>
+    {
         let now = Clock.now()
         if let current, !current.policy.needsRefresh(now: now) { return .success(current.token) }
         if let lastFailure, now < lastFailure.retryAt {
-            return .failure(TokenFailure(message: "\(lastFailure.message); next token attempt in "
-                + "\(DurationText.format(lastFailure.retryAt - now))"))
+            return .failure(
+                TokenFailure(
+                    message: "\(lastFailure.message); next token attempt in "
+                        + "\(DurationText.format(lastFailure.retryAt - now))"
+                )
+            )
         }
         let task: Task<FetchResult, Never>
         if let inFlight {

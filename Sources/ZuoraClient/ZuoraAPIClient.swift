@@ -54,16 +54,21 @@ public final class ZuoraAPIClient: RunStatusFetching {
         var retriedAfter401 = false
         while true {
             let token: String
-            switch await tokens.token(fetch: { credentials in await self.fetchToken(credentials, settings: settings) }) {
+            switch await tokens.token(fetch: { credentials in await self.fetchToken(credentials, settings: settings) })
+            {
             case .success(let current): token = current
             case .failure(let failure): return .failure(.auth, message: failure.message)
             }
             let url = "\(settings.baseURL)/meters/\(key.meterId)/\(PathEncoding.segment(key.version))/runStatus"
-            var headers = ["Authorization: Bearer \(token)", "Content-Type: application/json", "Accept: application/json"]
+            var headers = [
+                "Authorization: Bearer \(token)", "Content-Type: application/json", "Accept: application/json",
+            ]
             if let entity = settings.entityIds { headers.append("Zuora-Entity-Ids: \(entity)") }
             if let org = settings.orgIds { headers.append("Zuora-Org-Ids: \(org)") }
             if let track = settings.trackId { headers.append("Zuora-Track-Id: \(track)") }
-            let result = await transport.perform(CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout))
+            let result = await transport.perform(
+                CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout)
+            )
             switch result {
             case .failure(let failure):
                 metrics.recordRequest(.runStatus, code: 0, seconds: 0)
@@ -94,7 +99,10 @@ public final class ZuoraAPIClient: RunStatusFetching {
         let requestId = response.headers["zuora-request-id"].map { " (Zuora-Request-Id \($0))" } ?? ""
         guard response.status == 200 else {
             let detail = ZuoraResponses.errorSummary(from: response.body) ?? "no error details in the body"
-            return .failure(PollErrorReason.forHTTPStatus(response.status), message: "HTTP \(response.status): \(detail)\(requestId)")
+            return .failure(
+                PollErrorReason.forHTTPStatus(response.status),
+                message: "HTTP \(response.status): \(detail)\(requestId)"
+            )
         }
         switch ZuoraResponses.runStatus(from: response.body) {
         case .success(let status): return .status(status)

@@ -28,7 +28,10 @@ struct EndpointTests {
         #expect(Set(parseExposition(gzip.body).map(\.name)) == Set(parseExposition(metrics.body).map(\.name)))
 
         let landing = http("GET", "\(base)/")
-        #expect(landing.status == 200 && landing.body.contains("href=\"/metrics\"") && landing.body.contains("Usage ingestion"))
+        #expect(
+            landing.status == 200 && landing.body.contains("href=\"/metrics\"")
+                && landing.body.contains("Usage ingestion")
+        )
         #expect(http("GET", "\(base)/nope").status == 404)
         #expect(http("POST", "\(base)/metrics", body: "x").status == 405)
         #expect(stack.exporter?.stop() == 0, "SIGTERM stops cleanly with exit 0")
@@ -74,12 +77,24 @@ struct EndpointTests {
             #expect(result.output.contains(expected), "message names \(expected): \(result.output)")
         }
         let good = FileManager.default.temporaryDirectory.appendingPathComponent("zme-good-\(UUID().uuidString).yml")
-        try "zuora:\n  base_url: https://rest.zuora.com\nmeters:\n  - id: 1\n".write(to: good, atomically: true, encoding: .utf8)
+        try "zuora:\n  base_url: https://rest.zuora.com\nmeters:\n  - id: 1\n".write(
+            to: good,
+            atomically: true,
+            encoding: .utf8
+        )
         defer { try? FileManager.default.removeItem(at: good) }
         let exporter = binDirectory.appendingPathComponent("zuora-mediation-exporter").path
-        let ok = try runTool(exporter, ["--config.file", good.path, "--config.check"], environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": "b"])
+        let ok = try runTool(
+            exporter,
+            ["--config.file", good.path, "--config.check"],
+            environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": "b"]
+        )
         #expect(ok.status == 0, "\(ok.output)")
-        let noSecret = try runTool(exporter, ["--config.file", good.path, "--config.check"], environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": ""])
+        let noSecret = try runTool(
+            exporter,
+            ["--config.file", good.path, "--config.check"],
+            environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": ""]
+        )
         #expect(noSecret.status == 1 && noSecret.output.contains("ZUORA_CLIENT_SECRET"), "\(noSecret.output)")
     }
 }
@@ -90,7 +105,12 @@ struct ToolResult {
 }
 
 /// Runs a program to completion, feeding `stdin`, collecting standard output and error together.
-func runTool(_ path: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> ToolResult {
+func runTool(
+    _ path: String,
+    _ arguments: [String],
+    stdin: String? = nil,
+    environment: [String: String] = [:]
+) throws -> ToolResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments

@@ -11,7 +11,10 @@ struct ExporterTests {
         try stack.startExporter()
         #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 5 })
         let first = stack.metrics()
-        #expect(first.all("zuora_meter_run_status_transitions_total", meter(101)).isEmpty, "first observation is no transition")
+        #expect(
+            first.all("zuora_meter_run_status_transitions_total", meter(101)).isEmpty,
+            "first observation is no transition"
+        )
         #expect(first.value("zuora_meter_info", meter(101)) == 1)
         #expect(first.all("zuora_meter_info", meter(101)).first?.labels["name"] == "Usage ingestion")
         #expect(first.value("zuora_meter_run_status", meter(102)) == 1, "102 untouched: NEVER_RUN")
@@ -19,7 +22,12 @@ struct ExporterTests {
         stack.setStatus(101, #""FAILED""#)
         #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 8 })
         let failed = stack.metrics()
-        #expect(failed.value("zuora_meter_run_status_transitions_total", meter(101).merging(["from": "RUNNING", "to": "FAILED"]) { $1 }) == 1)
+        #expect(
+            failed.value(
+                "zuora_meter_run_status_transitions_total",
+                meter(101).merging(["from": "RUNNING", "to": "FAILED"]) { $1 }
+            ) == 1
+        )
         #expect(failed.value("zuora_meter_run_failures_total", meter(101)) == 1)
         let states = failed.all("zuora_meter_run_state", meter(101))
         #expect(states.count == 14, "13 documented states plus UNKNOWN")
@@ -32,14 +40,24 @@ struct ExporterTests {
         #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 42 })
         let unknown = stack.metrics()
         #expect(unknown.value("zuora_meter_run_state", meter(101).merging(["state": "UNKNOWN"]) { $1 }) == 1)
-        #expect(unknown.value("zuora_meter_run_status_transitions_total", meter(101).merging(["from": "FAILED", "to": "UNKNOWN"]) { $1 }) == 1)
+        #expect(
+            unknown.value(
+                "zuora_meter_run_status_transitions_total",
+                meter(101).merging(["from": "FAILED", "to": "UNKNOWN"]) { $1 }
+            ) == 1
+        )
         #expect(unknown.value("zuora_meter_run_failures_total", meter(101)) == 1, "leaving FAILED is no failure")
     }
 
     @Test func aFailingMeterDoesNotAffectTheOthers() throws {
         let stack = try Stack(meterConfig: "  - id: 101\n  - id: 999\n")
         stack.setStatus(101, "5")
-        #expect(stack.waitForMetrics { ($0.value("zuora_meter_poll_errors_total", meter(999).merging(["reason": "not_found"]) { $1 }) ?? 0) >= 2 })
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(999).merging(["reason": "not_found"]) { $1 }) ?? 0)
+                    >= 2
+            }
+        )
         let samples = stack.metrics()
         #expect(samples.value("zuora_meter_poll_success", meter(999)) == 0)
         #expect(samples.value("zuora_meter_poll_success", meter(101)) == 1)
@@ -47,11 +65,21 @@ struct ExporterTests {
 
         // Server errors on 101 keep its last status and count the error.
         stack.control("POST", "meters/101/0.0.1/fault", #"{"status":500,"count":3}"#)
-        #expect(stack.waitForMetrics { ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "server_error"]) { $1 }) ?? 0) >= 1 })
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "server_error"]) { $1 }) ?? 0)
+                    >= 1
+            }
+        )
         let during = stack.metrics()
         #expect(during.value("zuora_meter_run_status", meter(101)) == 5, "a failed poll keeps the last status")
-        #expect(stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 }, "recovers after the fault")
-        let lastSuccess = try #require(stack.metrics().value("zuora_meter_last_poll_success_timestamp_seconds", meter(101)))
+        #expect(
+            stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 },
+            "recovers after the fault"
+        )
+        let lastSuccess = try #require(
+            stack.metrics().value("zuora_meter_last_poll_success_timestamp_seconds", meter(101))
+        )
         #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 30)
         #expect(stack.exporter?.log.contains("Zuora-Request-Id") == true, "error log line carries the request id")
     }
@@ -71,7 +99,11 @@ struct ExporterTests {
 
         // Revoked tokens: the next poll gets 401, fetches a new token and succeeds on the retry.
         stack.control("POST", "tokens/revoke")
-        #expect(stack.waitForMetrics { ($0.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "401"]) ?? 0) >= 1 })
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "401"]) ?? 0) >= 1
+            }
+        )
         Thread.sleep(forTimeInterval: 1)
         let samples = stack.metrics()
         #expect(samples.value("zuora_meter_poll_success", meter(101)) == 1, "the retry after 401 succeeded")
@@ -80,14 +112,22 @@ struct ExporterTests {
 
     @Test func badCredentialsAreAnAuthErrorWithoutHammeringTheTokenEndpoint() throws {
         let stack = try Stack(pollInterval: "100ms", clientSecret: "wrong-secret")
-        #expect(stack.waitForMetrics { ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "auth"]) { $1 }) ?? 0) >= 3 })
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "auth"]) { $1 }) ?? 0) >= 3
+            }
+        )
         Thread.sleep(forTimeInterval: 2)
         let samples = stack.metrics()
         #expect((samples.value("zuora_api_requests_total", ["endpoint": "token", "code": "401"]) ?? 0) >= 1)
         let tokens = try #require(stack.simulatorStats()["tokenRequests"])
         let polls = samples.all("zuora_meter_poll_errors_total").reduce(0) { $0 + $1.value }
-        #expect(Double(tokens) < polls / 2, "failed token fetches back off (\(tokens) token requests for \(polls) polls)")
-        let everything = http("GET", "\(stack.exporterURL)/metrics").body + http("GET", "\(stack.exporterURL)/").body
+        #expect(
+            Double(tokens) < polls / 2,
+            "failed token fetches back off (\(tokens) token requests for \(polls) polls)"
+        )
+        let everything =
+            http("GET", "\(stack.exporterURL)/metrics").body + http("GET", "\(stack.exporterURL)/").body
             + (stack.exporter?.log ?? "")
         #expect(!everything.contains("wrong-secret"), "the secret never reaches metrics, pages or logs")
     }
@@ -99,6 +139,9 @@ struct ExporterTests {
             meterConfig: "  - id: 101\n    version: '\(version)'\n"
         )
         stack.setStatus(101, "7", version: version)
-        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101, version)) == 7 }, "\(stack.exporter?.log ?? "")")
+        #expect(
+            stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101, version)) == 7 },
+            "\(stack.exporter?.log ?? "")"
+        )
     }
 }

@@ -93,7 +93,8 @@ func http(
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("zme-h-\(UUID().uuidString)")
-    var arguments = ["-s", "-X", method, "-D", headerFile.path, "-w", "\n%{http_code}", "--max-time", "15", url] + extra
+    var arguments =
+        ["-s", "-X", method, "-D", headerFile.path, "-w", "\n%{http_code}", "--max-time", "15", url] + extra
     for header in headers { arguments += ["-H", header] }
     if let body { arguments += ["--data-binary", body] }
     process.arguments = arguments
@@ -112,7 +113,11 @@ func http(
         guard let colon = line.firstIndex(of: ":") else { continue }
         headerMap[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
-    return HTTPResult(status: status, body: split.map { String(output[..<$0.lowerBound]) } ?? output, headers: headerMap)
+    return HTTPResult(
+        status: status,
+        body: split.map { String(output[..<$0.lowerBound]) } ?? output,
+        headers: headerMap
+    )
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
@@ -162,7 +167,8 @@ func parseExposition(_ text: String) -> [Sample] {
             }
             index = line.index(after: index)
         }
-        let valueText = line[index...].trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+        let valueText =
+            line[index...].trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
         samples.append(Sample(name: name, labels: labels, value: Double(valueText) ?? .nan))
     }
     return samples

@@ -53,7 +53,10 @@ final class Stack: @unchecked Sendable {
             ["--config.file", configURL.path, "--web.listen-address", "127.0.0.1:\(exporterPort)"] + arguments,
             environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": clientSecret]
         )
-        #expect(eventually { http("GET", "\(exporterURL)/-/healthy").status == 200 }, "exporter did not start: \(exporter?.log ?? "")")
+        #expect(
+            eventually { http("GET", "\(exporterURL)/-/healthy").status == 200 },
+            "exporter did not start: \(exporter?.log ?? "")"
+        )
     }
 
     func metrics() -> [Sample] { parseExposition(http("GET", "\(exporterURL)/metrics").body) }
@@ -64,8 +67,14 @@ final class Stack: @unchecked Sendable {
     }
 
     func setStatus(_ meter: Int, _ status: String, version: String = "0.0.1") {
-        let encoded = version.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "._-~")))!
-        let result = http("POST", "\(simulatorURL)/_control/meters/\(meter)/\(encoded)/status", body: #"{"status":\#(status)}"#)
+        let encoded = version.addingPercentEncoding(
+            withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "._-~"))
+        )!
+        let result = http(
+            "POST",
+            "\(simulatorURL)/_control/meters/\(meter)/\(encoded)/status",
+            body: #"{"status":\#(status)}"#
+        )
         #expect(result.status == 200, "control API refused status \(status): \(result.body)")
     }
 
