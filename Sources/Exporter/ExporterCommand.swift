@@ -34,6 +34,12 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("log.format"), help: "Log line format: logfmt or json.")
     var logFormat: FormatOption = .logfmt
 
+    @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (with --total-shards).")
+    var shard = 0
+
+    @Option(name: .customLong("total-shards"), help: "How many replicas share the meters.")
+    var totalShards = 1
+
     func run() async throws {
         let format = logFormat.format
         let level = logLevel.level
@@ -62,9 +68,13 @@ struct ExporterCommand: AsyncParsableCommand {
         let address: ListenAddress
         do { address = try ListenAddress(listenAddress) } catch { Self.fail("--web.listen-address: \(error)") }
 
+        let shard = Shard(index: self.shard, total: totalShards)
+        if let problem = shard.problem { Self.fail(problem) }
+        let ownMeters = config.meters.filter { shard.owns($0.key) }
+
         let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         let hub = StatusHub()
-        hub.configure(config.meters)
+        hub.configure(ownMeters)
         let client = ZuoraAPIClient(
             settings: .init(config.zuora),
             credentials: credentials,
@@ -91,7 +101,8 @@ struct ExporterCommand: AsyncParsableCommand {
         logger.info(
             "zuora-mediation-exporter started",
             metadata: [
-                "version": "\(BuildInfo.version)", "listen": "\(address)", "meters": "\(config.meters.count)",
+                "version": "\(BuildInfo.version)", "listen": "\(address)", "meters": "\(ownMeters.count)",
+                "shard": "\(shard.index)/\(shard.total)",
                 "base_url": "\(config.zuora.baseURL)",
             ]
         )
