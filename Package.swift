@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        // HMAC-SHA256 for signed callouts: OpenSSL's libcrypto, already a dependency of libcurl.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Typed wrappers for the variadic C functions.
         .target(name: "CShims", dependencies: ["CCurl", "CMicroHTTPD"]),
 
@@ -32,7 +34,7 @@ let package = Package(
         .target(
             name: "MediationCore",
             dependencies: [
-                "CZlib",
+                "CZlib", "COpenSSL",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

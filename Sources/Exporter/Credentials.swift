@@ -29,6 +29,26 @@ enum CredentialLoader {
         return ZuoraCredentials(clientId: id, clientSecret: secret)
     }
 
+    /// The callout receiver's password and HMAC key, from the files the `webhook:` section names.
+    static func loadWebhook(_ webhook: WebhookConfig, logger: Logger) throws(ConfigError) -> WebhookSecrets {
+        var secrets = WebhookSecrets(basicPassword: nil, hmacKey: nil)
+        if let basic = webhook.basicAuth {
+            let text = try value(
+                file: basic.passwordFile,
+                key: "webhook.basic_auth.password_file",
+                env: "",
+                [:],
+                logger
+            )
+            secrets.basicPassword = Array(text.utf8)
+        }
+        if let hmac = webhook.hmac {
+            let text = try value(file: hmac.secretFile, key: "webhook.hmac.secret_file", env: "", [:], logger)
+            secrets.hmacKey = Array(text.utf8)
+        }
+        return secrets
+    }
+
     private static func value(
         file: String?,
         key: String,

@@ -48,6 +48,7 @@ struct ExporterCommand: AsyncParsableCommand {
 
         let config: ExporterConfig
         let credentials: ZuoraCredentials
+        var webhookSecrets: WebhookSecrets?
         do {
             config = try loadConfig()
             credentials = try CredentialLoader.load(
@@ -55,6 +56,9 @@ struct ExporterCommand: AsyncParsableCommand {
                 environment: ProcessInfo.processInfo.environment,
                 logger: logger
             )
+            if let webhook = config.webhook {
+                webhookSecrets = try CredentialLoader.loadWebhook(webhook, logger: logger)
+            }
         } catch {
             Self.fail("invalid configuration in \(configFile): \(error)")
         }
@@ -90,11 +94,25 @@ struct ExporterCommand: AsyncParsableCommand {
             metrics: metrics,
             logger: logger
         )
+        var extraRoutes: [String: any HTTPHandler] = [:]
+        if let webhook = config.webhook, let secrets = webhookSecrets {
+            if webhook.insecure {
+                logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")
+            }
+            extraRoutes[webhook.path] = WebhookReceiver(
+                config: webhook,
+                secrets: secrets,
+                hub: hub,
+                metrics: metrics,
+                logger: logger
+            )
+        }
         let routes = ExporterRoutes(
             settings: .init(telemetryPath: telemetryPath, version: BuildInfo.version),
             hub: hub,
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
-            isReady: { poller.isReady }
+            isReady: { poller.isReady },
+            extraRoutes: extraRoutes
         )
         let server = MicroHTTPServer(settings: HTTPServerSettings(listenAddress: address), handler: routes)
         do { try server.start() } catch { Self.fail("\(error)") }

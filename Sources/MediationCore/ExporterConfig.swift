@@ -16,6 +16,8 @@ public struct ExporterConfig: Sendable, Equatable {
     public var zuora: Zuora
     public var pollInterval: Double = 30
     public var meters: [MeterSpec]
+    /// The callout receiver; nil when the section is absent (polling only).
+    public var webhook: WebhookConfig?
 
     public static let defaultVersion = "0.0.1"
 
@@ -34,7 +36,7 @@ public struct ExporterConfig: Sendable, Equatable {
                 message: "the file is empty; it needs at least zuora.base_url and meters"
             )
         }
-        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["zuora", "poll_interval", "meters"])
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["zuora", "poll_interval", "meters", "webhook"])
         guard let zuoraNode = top["zuora"] else {
             throw ConfigError(path: "zuora", line: nil, message: "missing; add a zuora: section with base_url")
         }
@@ -44,6 +46,7 @@ public struct ExporterConfig: Sendable, Equatable {
             throw ConfigError(path: "meters", line: nil, message: "missing; list the meters to watch, each with an id")
         }
         config.meters = try parseMeters(metersNode)
+        if let webhook = top["webhook"] { config.webhook = try WebhookConfig.parse(webhook) }
         return config
     }
 

@@ -58,10 +58,54 @@ public final class ExporterMetrics: Sendable {
         )
     }
 
+    /// Counts one callout request by what became of it.
+    public func recordWebhook(_ result: WebhookResult) {
+        webhookCounter(result).increment()
+    }
+
+    /// Shows every result at 0 from the start, so that rates work from the first callout.
+    public func enableWebhookSeries() {
+        for result in WebhookResult.allCases { _ = webhookCounter(result) }
+        _ = sessionDuration(runType: "NORMAL", status: "COMPLETED")
+    }
+
+    public func observeSession(_ session: EndedSession) {
+        sessionDuration(runType: session.runType, status: session.status).record(session.duration)
+    }
+
+    private func webhookCounter(_ result: WebhookResult) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.describe(
+                "zuora_webhook_requests_total",
+                "Meter Session Status Change callouts received, by result "
+                    + "(accepted, duplicate, unauthorized, invalid, dropped)."
+            ),
+            labels: [("result", result.rawValue)]
+        )
+    }
+
+    private static let sessionBuckets: [Double] = [10, 30, 60, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400]
+
+    private func sessionDuration(runType: String, status: String) -> ValueHistogram {
+        registry.makeValueHistogram(
+            descriptor: Self.describe(
+                "zuora_meter_session_duration_seconds",
+                "Durations of ended meter sessions across all meters, by run type and final status, from callouts."
+            ),
+            labels: [("run_type", runType), ("status", status)],
+            buckets: Self.sessionBuckets
+        )
+    }
+
     /// A descriptor for a full metric name (the contract's names are given whole, not in parts).
     public static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
+}
+
+/// The `result` label of `zuora_webhook_requests_total`.
+public enum WebhookResult: String, CaseIterable, Sendable {
+    case accepted, duplicate, unauthorized, invalid, dropped
 }
 
 /// The `endpoint` label of the API request series.

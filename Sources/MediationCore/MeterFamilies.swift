@@ -23,7 +23,8 @@ extension MeterFamily {
         MeterFamily(
             name: "zuora_meter_info",
             type: "gauge",
-            help: "Configured meter-versions; always 1. The name label is the configured display name."
+            help: "Watched meter-versions (configured, or reported by callouts); always 1. name is the configured "
+                + "display name, else the meterName of the last callout."
         ) { key, state, out in
             Exposition.appendSample(
                 "zuora_meter_info",
@@ -134,6 +135,20 @@ extension MeterFamily {
                     "zuora_meter_poll_errors_total",
                     labels: labels(key, ("reason", reason.rawValue)),
                     value: Double(count),
+                    to: &out
+                )
+            }
+        },
+        MeterFamily(
+            name: "zuora_meter_last_session_duration_seconds",
+            type: "gauge",
+            help: "Duration of the last meter session that ended, by run type, from session status callouts."
+        ) { key, state, out in
+            for (runType, seconds) in state.lastSessionDuration.sorted(by: { $0.key < $1.key }) {
+                Exposition.appendSample(
+                    "zuora_meter_last_session_duration_seconds",
+                    labels: labels(key, ("run_type", runType)),
+                    value: seconds,
                     to: &out
                 )
             }

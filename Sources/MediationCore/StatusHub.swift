@@ -31,6 +31,17 @@ public final class StatusHub: Sendable {
     @discardableResult
     public func record(_ poll: PollOutcome) -> TrackerChanges { apply { $0.record(poll) } }
 
+    /// Applies a callout; returns what became of it and what it changed.
+    public func record(_ event: StatusEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
+        var outcome = EventOutcome.accepted
+        let changes = apply { tracker in
+            let (changes, result) = tracker.record(event, at: Clock.now(), maxDynamicMeters: maxDynamicMeters)
+            outcome = result
+            return changes
+        }
+        return (changes, outcome)
+    }
+
     /// The meter-versions the configuration lists, in key order.
     public func configuredKeys() -> [MeterKey] { tracker.withLock { $0.configuredKeys } }
 

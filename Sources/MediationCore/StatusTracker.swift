@@ -29,6 +29,11 @@ public struct MeterState: Sendable, Equatable {
     public var pollErrors: [PollErrorReason: UInt64] = [:]
     /// A one-line description of the last failed poll, for the landing page; cleared by a success.
     public var lastError: String?
+    /// Duration of the last ended session by run type (`NORMAL`, `DEBUG`), from callouts.
+    public var lastSessionDuration: [String: Double] = [:]
+    /// Status changes recently applied from callouts (or inferred from them), by session, so that a
+    /// retried or reordered callout is recognised and not counted twice. Bounded.
+    var recentEdges: [SessionEdge] = []
 
     public init(configuredName: String?, isConfigured: Bool) {
         self.configuredName = configuredName
@@ -79,6 +84,8 @@ public struct TrackerChanges: Sendable, Equatable {
     public var transitions: [(key: MeterKey, transition: Transition)] = []
     /// Meter-versions whose polls started failing or recovered, for the log.
     public var pollHealth: [(key: MeterKey, succeeded: Bool)] = []
+    /// Sessions a callout reported as ended, for the fleet-wide duration histogram.
+    public var endedSessions: [EndedSession] = []
 
     public init() {}
 
@@ -90,6 +97,7 @@ public struct TrackerChanges: Sendable, Equatable {
             && lhs.transitions.map(\.transition) == rhs.transitions.map(\.transition)
             && lhs.pollHealth.map(\.key) == rhs.pollHealth.map(\.key)
             && lhs.pollHealth.map(\.succeeded) == rhs.pollHealth.map(\.succeeded)
+            && lhs.endedSessions == rhs.endedSessions
     }
 
     mutating func merge(_ other: TrackerChanges) {
@@ -97,13 +105,14 @@ public struct TrackerChanges: Sendable, Equatable {
         removed.formUnion(other.removed)
         transitions += other.transitions
         pollHealth += other.pollHealth
+        endedSessions += other.endedSessions
     }
 }
 
 /// The one owner of every meter-version's status. A pure state machine: polls and callouts go in,
 /// `TrackerChanges` come out; no clock, no I/O, no locks (its owner serialises access).
 public struct StatusTracker: Sendable {
-    public private(set) var meters: [MeterKey: MeterState] = [:]
+    public internal(set) var meters: [MeterKey: MeterState] = [:]
 
     public init() {}
 

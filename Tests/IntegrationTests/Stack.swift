@@ -23,6 +23,7 @@ final class Stack: @unchecked Sendable {
         tokenLifetime: String = "1h",
         clientSecret: String = Stack.clientSecret,
         extraZuora: String = "",
+        extraConfig: String = "",
         startExporter: Bool = true
     ) throws {
         simulator = try ManagedProcess(
@@ -41,6 +42,7 @@ final class Stack: @unchecked Sendable {
             poll_interval: \(pollInterval)
             meters:
             \(meterConfig)
+            \(extraConfig)
             """
         try config.write(to: configURL, atomically: true, encoding: .utf8)
         #expect(eventually { http("GET", "\(simulatorURL)/_control/stats").status == 200 }, "simulator did not start")

@@ -1,0 +1,124 @@
+/// One "Meter Session Status Change" callout, validated.
+public struct StatusEvent: Sendable, Equatable {
+    public var key: MeterKey
+    public var meterName: String?
+    public var sessionId: String
+    public var runType: String
+    public var status: RunStatus
+    public var previousStatus: RunStatus?
+    /// Seconds from session start to end, when the session ended.
+    public var sessionDuration: Double?
+
+    public init(
+        key: MeterKey,
+        meterName: String?,
+        sessionId: String,
+        runType: String,
+        status: RunStatus,
+        previousStatus: RunStatus?,
+        sessionDuration: Double?
+    ) {
+        self.key = key
+        self.meterName = meterName
+        self.sessionId = sessionId
+        self.runType = runType
+        self.status = status
+        self.previousStatus = previousStatus
+        self.sessionDuration = sessionDuration
+    }
+}
+
+/// A status change applied within one session: the identity of a callout's transition.
+struct SessionEdge: Hashable, Sendable {
+    let sessionId: String
+    let from: String
+    let to: String
+}
+
+public struct EndedSession: Sendable, Equatable {
+    public let runType: String
+    public let status: String
+    public let duration: Double
+}
+
+/// What became of a callout.
+public enum EventOutcome: String, Sendable, Equatable {
+    /// Applied (possibly changing nothing, when a poll had already seen the status).
+    case accepted
+    /// A retry or a late, reordered callout whose change was already counted.
+    case stale
+    /// For a meter that is not configured, beyond the limit on dynamic meters.
+    case dropped
+}
+
+extension StatusTracker {
+    /// How many recent session edges each meter-version remembers.
+    static let edgeMemory = 32
+
+    /// Applies a callout. Polls and callouts feed the same state: a change is counted once, whichever
+    /// source saw it first. When the callout's previous status is not the known current one, the step
+    /// that was missed is counted too (`current → previous`, then `previous → status`).
+    public mutating func record(
+        _ event: StatusEvent,
+        at time: Double,
+        maxDynamicMeters: Int
+    )
+        -> (TrackerChanges, EventOutcome)
+    {
+        var changes = TrackerChanges()
+        var state: MeterState
+        if let existing = meters[event.key] {
+            state = existing
+        } else {
+            let dynamicCount = meters.values.count { !$0.isConfigured }
+            guard dynamicCount < maxDynamicMeters else { return (changes, .dropped) }
+            state = MeterState(configuredName: nil, isConfigured: false)
+        }
+        let edge = SessionEdge(
+            sessionId: event.sessionId,
+            from: event.previousStatus?.name ?? "",
+            to: event.status.name
+        )
+        if state.recentEdges.contains(edge) { return (changes, .stale) }
+
+        state.reportedName = event.meterName.flatMap { $0.isEmpty ? nil : $0 } ?? state.reportedName
+        if let current = state.status {
+            if current != event.status {
+                if let previous = event.previousStatus, previous != current {
+                    Self.count(from: current, to: previous, key: event.key, at: time, in: &state, changes: &changes)
+                    remember(SessionEdge(sessionId: event.sessionId, from: current.name, to: previous.name), in: &state)
+                }
+                Self.count(
+                    from: state.status!,
+                    to: event.status,
+                    key: event.key,
+                    at: time,
+                    in: &state,
+                    changes: &changes
+                )
+            }
+        } else if let previous = event.previousStatus, previous != event.status {
+            // Never observed before: the callout itself reports the change it announces.
+            state.status = previous
+            Self.count(from: previous, to: event.status, key: event.key, at: time, in: &state, changes: &changes)
+        } else {
+            state.status = event.status
+            state.statusSince = time
+        }
+        remember(edge, in: &state)
+        if let duration = event.sessionDuration {
+            state.lastSessionDuration[event.runType] = duration
+            changes.endedSessions.append(
+                EndedSession(runType: event.runType, status: event.status.name, duration: duration)
+            )
+        }
+        changes.updated.insert(event.key)
+        meters[event.key] = state
+        return (changes, .accepted)
+    }
+
+    private func remember(_ edge: SessionEdge, in state: inout MeterState) {
+        state.recentEdges.append(edge)
+        if state.recentEdges.count > Self.edgeMemory { state.recentEdges.removeFirst() }
+    }
+}

@@ -1,0 +1,67 @@
+/// The `webhook:` section: the receiver of Zuora's "Meter Session Status Change" callouts. Secrets are
+/// read from files; only their paths are kept here.
+public struct WebhookConfig: Sendable, Equatable {
+    public struct BasicAuth: Sendable, Equatable {
+        public var username: String
+        public var passwordFile: String
+    }
+
+    public struct HMAC: Sendable, Equatable {
+        public var secretFile: String
+        public var header: String = "X-Zuora-Signature"
+        public var encoding: SignatureEncoding = .hex
+    }
+
+    public var path = "/webhooks/meter-session-status"
+    public var basicAuth: BasicAuth?
+    public var hmac: HMAC?
+    /// Accepting unauthenticated callouts must be asked for explicitly.
+    public var insecure = false
+    /// Meters not in the configuration that callouts may add, at most (cardinality protection).
+    public var maxDynamicMeters = 100
+    public var maxBodyBytes = 64 * 1024
+    /// How many recent `Zuora-Notification-Id`s are remembered to drop retries.
+    public var dedupWindow = 10_000
+
+    static func parse(_ node: ConfigNode) throws(ConfigError) -> WebhookConfig {
+        let entries = try node.mapping(allowed: [
+            "path", "basic_auth", "hmac", "insecure", "max_dynamic_meters", "max_body_bytes", "dedup_window",
+        ])
+        var config = WebhookConfig()
+        if let path = entries["path"] {
+            config.path = try path.string()
+            guard config.path.hasPrefix("/") else { throw path.error("must start with /") }
+        }
+        if let basic = entries["basic_auth"] {
+            let fields = try basic.mapping(allowed: ["username", "password_file"])
+            guard let user = fields["username"], let password = fields["password_file"] else {
+                throw basic.error("needs username and password_file")
+            }
+            config.basicAuth = BasicAuth(username: try user.text(), passwordFile: try password.string())
+        }
+        if let hmac = entries["hmac"] {
+            let fields = try hmac.mapping(allowed: ["secret_file", "header", "encoding"])
+            guard let secret = fields["secret_file"] else { throw hmac.error("needs secret_file") }
+            var parsed = HMAC(secretFile: try secret.string())
+            if let header = fields["header"] { parsed.header = try header.string() }
+            if let encoding = fields["encoding"] {
+                let text = try encoding.string()
+                guard let value = SignatureEncoding(rawValue: text) else {
+                    throw encoding.error("must be hex or base64")
+                }
+                parsed.encoding = value
+            }
+            config.hmac = parsed
+        }
+        if let insecure = entries["insecure"] { config.insecure = try insecure.bool() }
+        if let limit = entries["max_dynamic_meters"] { config.maxDynamicMeters = try limit.int(in: 0...1_000_000) }
+        if let limit = entries["max_body_bytes"] { config.maxBodyBytes = try limit.int(in: 1024...(1 << 20)) }
+        if let window = entries["dedup_window"] { config.dedupWindow = try window.int(in: 1...1_000_000) }
+        if config.basicAuth == nil, config.hmac == nil, !config.insecure {
+            throw node.error(
+                "no authentication: add basic_auth and/or hmac, or set insecure: true to accept anyone's callouts"
+            )
+        }
+        return config
+    }
+}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Checks the operator's kit: Prometheus rules and their unit tests, the example Prometheus and
+# Alertmanager configs, the Kubernetes PrometheusRule (generated from the rules file) and the
+# Grafana dashboard JSON. Installs nothing; exits non-zero on the first failing step.
+#
+#   scripts/test-rules.sh
+set -eu
+
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "promtool not found. Install it, e.g. 'apt-get install prometheus' (Debian/Ubuntu), or put" >&2
+    echo "the promtool binary from https://prometheus.io/download/ on PATH." >&2
+    exit 2
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 not found: 'apt-get install python3 python3-yaml'." >&2
+    exit 2
+fi
+
+step "promtool check rules"
+promtool check rules deploy/prometheus/rules.yml
+
+step "promtool test rules"
+promtool test rules deploy/prometheus/tests/*.yml
+
+step "promtool check config (example prometheus.yml)"
+promtool check config deploy/prometheus/prometheus.yml
+
+step "amtool check-config (example alertmanager.yml)"
+if command -v amtool >/dev/null 2>&1; then
+    amtool check-config deploy/alertmanager/alertmanager.yml
+else
+    echo "SKIPPED: amtool not found ('apt-get install prometheus-alertmanager' provides it)"
+fi
+
+step "PrometheusRule drift (scripts/gen-prometheusrule.py --check)"
+python3 scripts/gen-prometheusrule.py --check
+
+step "Grafana dashboard JSON"
+for f in grafana/dashboards/*.json; do
+    python3 -m json.tool "$f" >/dev/null
+    echo "OK: $f parses"
+done
+
+printf '\nAll checks passed.\n'
