@@ -3,10 +3,8 @@ import Foundation
 import HTTPServer
 import Logging
 import MediationCore
-import Prometheus
 import ServiceLifecycle
 import UnixSignals
-import ZuoraClient
 
 @main
 struct ExporterCommand: AsyncParsableCommand {
@@ -19,7 +17,7 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("config.file"), help: "Path to the YAML configuration file.")
     var configFile = "zuora-mediation-exporter.yml"
 
-    @Flag(name: .customLong("config.check"), help: "Validate the configuration file and exit.")
+    @Flag(name: .customLong("config.check"), help: "Validate the configuration, print its request cost, and exit.")
     var configCheck = false
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :9817 or 127.0.0.1:9817.")
@@ -37,7 +35,7 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (with --total-shards).")
     var shard = 0
 
-    @Option(name: .customLong("total-shards"), help: "How many replicas share the meters.")
+    @Option(name: .customLong("total-shards"), help: "How many replicas share the meters (and the request budget).")
     var totalShards = 1
 
     func run() async throws {
@@ -46,104 +44,55 @@ struct ExporterCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, level: level) }
         let logger = Logger(label: "zuora-mediation-exporter")
 
-        let config: ExporterConfig
-        let credentials: ZuoraCredentials
-        var webhookSecrets: WebhookSecrets?
-        do {
-            config = try loadConfig()
-            credentials = try CredentialLoader.load(
-                config.zuora,
-                environment: ProcessInfo.processInfo.environment,
-                logger: logger
-            )
-            if let webhook = config.webhook {
-                webhookSecrets = try CredentialLoader.loadWebhook(webhook, logger: logger)
-            }
-        } catch {
+        let shard = Shard(index: self.shard, total: totalShards)
+        if let problem = shard.problem { Self.fail(problem) }
+        let loaded: LoadedConfig
+        do { loaded = try LoadedConfig.load(file: configFile, logger: logger) } catch {
             Self.fail("invalid configuration in \(configFile): \(error)")
         }
         if configCheck {
+            let config = loaded.config
+            let owned = config.meters.filter { shard.owns($0.key) }.count
             print(
-                "\(configFile): valid; \(config.meters.count) meter-versions, poll interval \(DurationText.format(config.pollInterval))"
+                "\(configFile): valid; \(owned) meter-versions, poll interval \(DurationText.format(config.pollInterval)), "
+                    + "at rest \(DurationText.format(config.idlePollInterval))"
             )
+            let plan = ExporterApp.pollSettings(config, shard: shard).plan
+            for line in plan.report(meters: owned, tenantType: config.zuora.tenantType) { print(line) }
             return
         }
         guard telemetryPath.hasPrefix("/") else { Self.fail("--web.telemetry-path must start with /") }
         let address: ListenAddress
         do { address = try ListenAddress(listenAddress) } catch { Self.fail("--web.listen-address: \(error)") }
 
-        let shard = Shard(index: self.shard, total: totalShards)
-        if let problem = shard.problem { Self.fail(problem) }
-        let ownMeters = config.meters.filter { shard.owns($0.key) }
-
-        let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
-        let hub = StatusHub()
-        hub.configure(ownMeters)
-        let client = ZuoraAPIClient(
-            settings: .init(config.zuora),
-            credentials: credentials,
-            tls: TLSSettings(),
-            metrics: metrics,
-            logger: logger,
-            userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
-        )
-        let poller = Poller(
-            hub: hub,
-            fetcher: client,
-            settings: PollSettings(interval: config.pollInterval, maxConcurrency: config.zuora.maxConcurrency),
-            metrics: metrics,
+        let app = ExporterApp(
+            loaded: loaded,
+            configFile: configFile,
+            shard: shard,
+            telemetryPath: telemetryPath,
             logger: logger
         )
-        var extraRoutes: [String: any HTTPHandler] = [:]
-        if let webhook = config.webhook, let secrets = webhookSecrets {
-            if webhook.insecure {
-                logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")
-            }
-            extraRoutes[webhook.path] = WebhookReceiver(
-                config: webhook,
-                secrets: secrets,
-                hub: hub,
-                metrics: metrics,
-                logger: logger
-            )
-        }
-        let routes = ExporterRoutes(
-            settings: .init(telemetryPath: telemetryPath, version: BuildInfo.version),
-            hub: hub,
-            dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
-            isReady: { poller.isReady },
-            extraRoutes: extraRoutes
-        )
-        let server = MicroHTTPServer(settings: HTTPServerSettings(listenAddress: address), handler: routes)
+        let server = MicroHTTPServer(settings: HTTPServerSettings(listenAddress: address), handler: app.routes)
         do { try server.start() } catch { Self.fail("\(error)") }
         logger.info(
             "zuora-mediation-exporter started",
             metadata: [
-                "version": "\(BuildInfo.version)", "listen": "\(address)", "meters": "\(ownMeters.count)",
-                "shard": "\(shard.index)/\(shard.total)",
-                "base_url": "\(config.zuora.baseURL)",
+                "version": "\(BuildInfo.version)", "listen": "\(address)", "shard": "\(shard.index)/\(shard.total)",
+                "meters": "\(app.hub.configuredKeys().count)", "base_url": "\(loaded.config.zuora.baseURL)",
             ]
         )
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: PollerService(poller: poller)), .init(service: HTTPService(server: server))],
+                services: [
+                    .init(service: PollerService(poller: app.poller)), .init(service: HTTPService(server: server)),
+                    .init(service: ReloadService(app: app)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
         logger.info("zuora-mediation-exporter stopped")
-    }
-
-    private func loadConfig() throws(ConfigError) -> ExporterConfig {
-        guard let data = FileManager.default.contents(atPath: configFile) else {
-            throw ConfigError(
-                path: "",
-                line: nil,
-                message: "cannot read the file; check --config.file and its permissions"
-            )
-        }
-        return try ExporterConfig.parse(yaml: String(decoding: data, as: UTF8.self))
     }
 
     static func fail(_ message: String) -> Never {
@@ -168,6 +117,18 @@ struct HTTPService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         server.stop()
+    }
+}
+
+/// SIGHUP re-reads the configuration.
+struct ReloadService: Service {
+    let app: ExporterApp
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals { _ = app.reload() }
+        }
     }
 }
 

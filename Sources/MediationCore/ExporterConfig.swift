@@ -11,10 +11,17 @@ public struct ExporterConfig: Sendable, Equatable {
         public var trackId: String?
         public var timeout: Double = 10
         public var maxConcurrency: Int = 4
+        public var requestBudget = BudgetLimits()
+        /// `production`, `developer_sandbox` or `api_sandbox`: `--config.check` warns against its limits.
+        public var tenantType: String?
     }
 
     public var zuora: Zuora
     public var pollInterval: Double = 30
+    /// For meters at rest (NEVER_RUN, COMPLETED, FAILED, CANCELED, …), which change only when a run starts.
+    public var idlePollInterval: Double = 300
+    /// For meters at rest while the callout receiver is enabled and has received callouts recently.
+    public var webhookIdlePollInterval: Double = 900
     public var meters: [MeterSpec]
     /// The callout receiver; nil when the section is absent (polling only).
     public var webhook: WebhookConfig?
@@ -36,12 +43,18 @@ public struct ExporterConfig: Sendable, Equatable {
                 message: "the file is empty; it needs at least zuora.base_url and meters"
             )
         }
-        let top = try ConfigNode(node: root, path: "").mapping(allowed: ["zuora", "poll_interval", "meters", "webhook"])
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: [
+            "zuora", "poll_interval", "idle_poll_interval", "webhook_idle_poll_interval", "meters", "webhook",
+        ])
         guard let zuoraNode = top["zuora"] else {
             throw ConfigError(path: "zuora", line: nil, message: "missing; add a zuora: section with base_url")
         }
         var config = ExporterConfig(zuora: try parseZuora(zuoraNode), meters: [])
         if let interval = top["poll_interval"] { config.pollInterval = try interval.duration(atLeast: 0.001) }
+        if let interval = top["idle_poll_interval"] { config.idlePollInterval = try interval.duration(atLeast: 0.001) }
+        if let interval = top["webhook_idle_poll_interval"] {
+            config.webhookIdlePollInterval = try interval.duration(atLeast: 0.001)
+        }
         guard let metersNode = top["meters"] else {
             throw ConfigError(path: "meters", line: nil, message: "missing; list the meters to watch, each with an id")
         }
@@ -53,7 +66,7 @@ public struct ExporterConfig: Sendable, Equatable {
     private static func parseZuora(_ node: ConfigNode) throws(ConfigError) -> Zuora {
         let keys = [
             "base_url", "client_id_file", "client_secret_file", "entity_ids", "org_ids", "track_id", "timeout",
-            "max_concurrency",
+            "max_concurrency", "request_budget", "tenant_type",
         ]
         let entries = try node.mapping(allowed: keys)
         guard let baseNode = entries["base_url"] else {
@@ -79,6 +92,20 @@ public struct ExporterConfig: Sendable, Equatable {
         }
         if let timeout = entries["timeout"] { zuora.timeout = try timeout.duration(atLeast: 0.001) }
         if let concurrency = entries["max_concurrency"] { zuora.maxConcurrency = try concurrency.int(in: 1...256) }
+        if let budget = entries["request_budget"] {
+            let windows = try budget.mapping(allowed: ["per_minute", "per_hour", "per_day"])
+            zuora.requestBudget = BudgetLimits(
+                perMinute: try windows["per_minute"]?.int(in: 1...100_000_000),
+                perHour: try windows["per_hour"]?.int(in: 1...100_000_000),
+                perDay: try windows["per_day"]?.int(in: 1...100_000_000)
+            )
+        }
+        if let tenant = entries["tenant_type"] {
+            let name = try tenant.string()
+            let names = BudgetLimits.tenantTypes.map(\.name)
+            guard names.contains(name) else { throw tenant.error("must be one of \(names.joined(separator: ", "))") }
+            zuora.tenantType = name
+        }
         return zuora
     }
 

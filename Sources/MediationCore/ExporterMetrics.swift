@@ -58,6 +58,50 @@ public final class ExporterMetrics: Sendable {
         )
     }
 
+    /// The outcome of loading the configuration, as Prometheus itself reports its own reloads.
+    public func recordReload(successful: Bool, at time: Double) {
+        registry.makeGauge(
+            descriptor: Self.describe(
+                "zuora_exporter_config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful."
+            )
+        ).set(to: successful ? 1 : 0)
+        guard successful else { return }
+        registry.makeGauge(
+            descriptor: Self.describe(
+                "zuora_exporter_config_last_reload_success_timestamp_seconds",
+                "Timestamp of the last successful configuration reload."
+            )
+        ).set(to: time)
+    }
+
+    /// The poll intervals in force after any stretching for the request budget.
+    public func setEffectiveIntervals(active: Double, rest: Double) {
+        for (state, value) in [("active", active), ("rest", rest)] {
+            registry.makeGauge(
+                descriptor: Self.describe(
+                    "zuora_exporter_effective_poll_interval_seconds",
+                    "Poll interval in force for meters in a working state (active) and at rest, after any "
+                        + "stretching to stay within zuora.request_budget."
+                ),
+                labels: [("state", state)]
+            ).set(to: value)
+        }
+    }
+
+    /// Requests left in each budget window.
+    public func setBudgetRemaining(_ remaining: [(window: String, remaining: Int)]) {
+        for (window, value) in remaining {
+            registry.makeGauge(
+                descriptor: Self.describe(
+                    "zuora_api_request_budget_remaining",
+                    "Requests to Zuora this exporter may still make in the current window of zuora.request_budget."
+                ),
+                labels: [("window", window)]
+            ).set(to: Double(value))
+        }
+    }
+
     /// Counts one callout request by what became of it.
     public func recordWebhook(_ result: WebhookResult) {
         webhookCounter(result).increment()

@@ -16,25 +16,31 @@ public struct ExporterRoutes: HTTPHandler {
     /// The series rendered per scrape (process and request metrics), after the cached per-meter part.
     private let dynamicMetrics: @Sendable () -> [UInt8]
     private let isReady: @Sendable () -> Bool
-    /// Further routes by path, e.g. the callout receiver.
-    private let extraRoutes: [String: any HTTPHandler]
+    /// A further route for a path, e.g. the callout receiver (looked up per request: it can change on reload).
+    private let extraRoute: @Sendable (String) -> (any HTTPHandler)?
+    /// Re-reads the configuration: `POST /-/reload`.
+    private let reload: @Sendable () -> Result<String, ConfigError>
 
     public init(
         settings: Settings,
         hub: StatusHub,
         dynamicMetrics: @escaping @Sendable () -> [UInt8],
         isReady: @escaping @Sendable () -> Bool,
-        extraRoutes: [String: any HTTPHandler] = [:]
+        extraRoute: @escaping @Sendable (String) -> (any HTTPHandler)? = { _ in nil },
+        reload: @escaping @Sendable () -> Result<String, ConfigError> = {
+            .failure(ConfigError(path: "", line: nil, message: "reload is not available"))
+        }
     ) {
         self.settings = settings
         self.hub = hub
         self.dynamicMetrics = dynamicMetrics
         self.isReady = isReady
-        self.extraRoutes = extraRoutes
+        self.extraRoute = extraRoute
+        self.reload = reload
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        if let route = extraRoutes[request.path] { return route.handle(request) }
+        if let route = extraRoute(request.path) { return route.handle(request) }
         switch request.path {
         case settings.telemetryPath:
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET") }
@@ -53,6 +59,12 @@ public struct ExporterRoutes: HTTPHandler {
             )
         case "/-/healthy":
             return .text(200, "Healthy.\n")
+        case "/-/reload":
+            guard request.method == "POST" || request.method == "PUT" else { return methodNotAllowed("POST") }
+            switch reload() {
+            case .success(let message): return .text(200, message + "\n")
+            case .failure(let error): return .text(500, "reload refused, the running configuration stays: \(error)\n")
+            }
         case "/-/ready":
             return isReady()
                 ? .text(200, "Ready.\n") : .text(503, "Not ready: the first poll cycle has not finished.\n")

@@ -45,6 +45,11 @@ public final class StatusHub: Sendable {
     /// The meter-versions the configuration lists, in key order.
     public func configuredKeys() -> [MeterKey] { tracker.withLock { $0.configuredKeys } }
 
+    /// How many configured meter-versions are at rest (known status that changes only when a run starts).
+    public func countAtRest() -> Int {
+        tracker.withLock { tracker in tracker.meters.values.count { $0.isConfigured && $0.status?.isAtRest == true } }
+    }
+
     /// A copy of every meter-version's state.
     public func snapshot() -> [MeterKey: MeterState] { tracker.withLock { $0.meters } }
 

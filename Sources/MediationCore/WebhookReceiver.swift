@@ -21,14 +21,19 @@ public final class WebhookReceiver: HTTPHandler {
     private let metrics: ExporterMetrics
     private let logger: Logger
     private let seen: Mutex<RecentIds>
+    private let lastAccepted = Mutex(0.0)
+    /// Called with each meter a callout put into a working state, so that polling can confirm it soon.
+    private let onActive: @Sendable (MeterKey) -> Void
 
     public init(
         config: WebhookConfig,
         secrets: WebhookSecrets,
         hub: StatusHub,
         metrics: ExporterMetrics,
-        logger: Logger
+        logger: Logger,
+        onActive: @escaping @Sendable (MeterKey) -> Void = { _ in }
     ) {
+        self.onActive = onActive
         self.config = config
         self.secrets = secrets
         self.hub = hub
@@ -83,6 +88,8 @@ public final class WebhookReceiver: HTTPHandler {
         switch outcome {
         case .accepted:
             metrics.recordWebhook(.accepted)
+            lastAccepted.withLock { $0 = Clock.now() }
+            if !event.status.isAtRest { onActive(event.key) }
             return .json(200, #"{"result":"accepted"}"#)
         case .stale:
             metrics.recordWebhook(.duplicate)
@@ -96,6 +103,11 @@ public final class WebhookReceiver: HTTPHandler {
             )
             return .json(200, #"{"result":"dropped"}"#)
         }
+    }
+
+    /// True when a callout was accepted within `window` seconds: the push path is working.
+    public func receivedRecently(within window: Double = 3600) -> Bool {
+        Clock.now() - lastAccepted.withLock { $0 } < window
     }
 
     /// Nil when the request may pass, else the answer that refuses it.

@@ -11,7 +11,7 @@ import Synchronization
 ///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5}` answers the next `count`
 ///   requests (all while no count is given) with that status and body.
 /// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
-/// - `GET /_control/stats`: request counters as JSON.
+/// - `GET /_control/stats`: request counters as JSON (in all, and per meter-version as `"id/version"`).
 extension ZuoraSimulator {
     struct ControlBody: Decodable {
         var status: StatusValue?
@@ -43,8 +43,17 @@ extension ZuoraSimulator {
         guard let body else { return .json(400, #"{"error":"body is not the JSON object the control API expects"}"#) }
         switch (request.method, parts) {
         case ("GET", ["stats"]):
-            let (tokens, polls, meters) = state.withLock { ($0.tokenRequests, $0.runStatusRequests, $0.meters.count) }
-            return .json(200, #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters)}"#)
+            let (tokens, polls, meters, perMeter) = state.withLock {
+                ($0.tokenRequests, $0.runStatusRequests, $0.meters.count, $0.requestsPerMeter)
+            }
+            let counts = perMeter.sorted { $0.key < $1.key }
+                .map { "\(TextEscaping.json("\($0.key.meterId)/\($0.key.version)")):\($0.value)" }.joined(
+                    separator: ","
+                )
+            return .json(
+                200,
+                #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters),"perMeter":{\#(counts)}}"#
+            )
         case ("POST", ["tokens", "revoke"]):
             state.withLock { $0.tokens.removeAll() }
             return .json(200, #"{"revoked":true}"#)

@@ -36,6 +36,7 @@ public final class ZuoraSimulator: Sendable {
         var allFault: InjectedFault?
         var tokenRequests = 0
         var runStatusRequests = 0
+        var requestsPerMeter: [MeterKey: Int] = [:]
         var sequence: UInt64 = 0
     }
 
@@ -113,6 +114,7 @@ public final class ZuoraSimulator: Sendable {
         let token = request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         let outcome = state.withLock { state -> Result<RunStatus, InjectedFault> in
             state.runStatusRequests += 1
+            state.requestsPerMeter[key, default: 0] += 1
             if let fault = Self.take(&state.allFault) ?? Self.take(&state.meterFaults[key]) { return .failure(fault) }
             guard let token, let expiry = state.tokens[token], now < expiry else {
                 return .failure(

@@ -15,8 +15,8 @@ actor TokenSource {
         self.credentials = credentials
     }
 
-    func replaceCredentials(_ new: ZuoraCredentials) {
-        guard new != credentials else { return }
+    func replaceCredentials(_ new: ZuoraCredentials, force: Bool = false) {
+        guard force || new != credentials else { return }
         credentials = new
         current = nil
         lastFailure = nil

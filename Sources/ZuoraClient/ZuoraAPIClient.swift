@@ -23,6 +23,7 @@ public final class ZuoraAPIClient: RunStatusFetching {
     private let settings: Mutex<Settings>
     private let transport: CurlTransport
     private let tokens: TokenSource
+    private let gate: RequestGate
     private let metrics: ExporterMetrics
     private let logger: Logger
 
@@ -32,10 +33,12 @@ public final class ZuoraAPIClient: RunStatusFetching {
         settings: Settings,
         credentials: ZuoraCredentials,
         tls: TLSSettings,
+        budget: BudgetLimits = BudgetLimits(),
         metrics: ExporterMetrics,
         logger: Logger,
         userAgent: String
     ) {
+        self.gate = RequestGate(limits: budget, metrics: metrics)
         self.settings = Mutex(settings)
         self.transport = CurlTransport(tls: tls, userAgent: userAgent, capturedHeaders: Self.capturedHeaders)
         self.metrics = metrics
@@ -43,10 +46,15 @@ public final class ZuoraAPIClient: RunStatusFetching {
         self.tokens = TokenSource(credentials: credentials)
     }
 
-    /// Takes new settings and credentials (configuration reload); a credential change drops the token.
-    public func update(settings newSettings: Settings, credentials: ZuoraCredentials) async {
-        settings.withLock { $0 = newSettings }
-        await tokens.replaceCredentials(credentials)
+    /// Takes new settings, credentials and budget (configuration reload). A change of credentials or of
+    /// base URL drops the cached token.
+    public func update(settings newSettings: Settings, credentials: ZuoraCredentials, budget: BudgetLimits) async {
+        let baseChanged = settings.withLock { current in
+            defer { current = newSettings }
+            return current.baseURL != newSettings.baseURL
+        }
+        gate.update(limits: budget)
+        await tokens.replaceCredentials(credentials, force: baseChanged)
     }
 
     public func fetchRunStatus(_ key: MeterKey) async -> PollOutcome.Result {
@@ -66,6 +74,7 @@ public final class ZuoraAPIClient: RunStatusFetching {
             if let entity = settings.entityIds { headers.append("Zuora-Entity-Ids: \(entity)") }
             if let org = settings.orgIds { headers.append("Zuora-Org-Ids: \(org)") }
             if let track = settings.trackId { headers.append("Zuora-Track-Id: \(track)") }
+            await gate.acquire()
             let result = await transport.perform(
                 CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout)
             )
@@ -75,6 +84,7 @@ public final class ZuoraAPIClient: RunStatusFetching {
                 return Self.outcome(of: failure)
             case .success(let response):
                 metrics.recordRequest(.runStatus, code: response.status, seconds: response.seconds)
+                gate.observe(response)
                 if response.status == 401, !retriedAfter401 {
                     // An expired or revoked token: get a new one and try this request once more.
                     retriedAfter401 = true
@@ -122,6 +132,7 @@ public final class ZuoraAPIClient: RunStatusFetching {
             body: Array(form.utf8),
             timeout: settings.timeout
         )
+        await gate.acquire()
         let now = Clock.now()
         switch await transport.perform(request) {
         case .failure(let failure):
@@ -130,6 +141,7 @@ public final class ZuoraAPIClient: RunStatusFetching {
             return .failure(TokenFailure(message: "token request failed: \(failure)"))
         case .success(let response):
             metrics.recordRequest(.token, code: response.status, seconds: response.seconds)
+            gate.observe(response)
             let requestId = response.headers["zuora-request-id"] ?? ""
             guard (200..<300).contains(response.status) else {
                 // The body of a failed token request is undocumented; report the status, never the form.

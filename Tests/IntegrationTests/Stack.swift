@@ -20,6 +20,7 @@ final class Stack: @unchecked Sendable {
         simulatedMeters: String = "101,102",
         meterConfig: String = "  - id: 101\n    name: Usage ingestion\n  - id: 102\n",
         pollInterval: String = "300ms",
+        idlePollInterval: String? = nil,
         tokenLifetime: String = "1h",
         clientSecret: String = Stack.clientSecret,
         extraZuora: String = "",
@@ -40,6 +41,7 @@ final class Stack: @unchecked Sendable {
               timeout: 2s
             \(extraZuora)
             poll_interval: \(pollInterval)
+            idle_poll_interval: \(idlePollInterval ?? pollInterval)
             meters:
             \(meterConfig)
             \(extraConfig)
@@ -87,7 +89,15 @@ final class Stack: @unchecked Sendable {
 
     func simulatorStats() -> [String: Int] {
         let body = http("GET", "\(simulatorURL)/_control/stats").body
-        return (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Int]) ?? [:]
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        return object.compactMapValues { $0 as? Int }
+    }
+
+    /// runStatus requests the simulator answered for one meter-version.
+    func polls(of meterId: Int, version: String = "0.0.1") -> Int {
+        let body = http("GET", "\(simulatorURL)/_control/stats").body
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        return ((object["perMeter"] as? [String: Int]) ?? [:])["\(meterId)/\(version)"] ?? 0
     }
 
     deinit {

@@ -1,0 +1,159 @@
+import Foundation
+import HTTPServer
+import Logging
+import MediationCore
+import Prometheus
+import Synchronization
+import ZuoraClient
+
+/// Everything a configuration file decides, loaded and validated together, so that a reload either
+/// applies all of it or none of it.
+struct LoadedConfig {
+    let config: ExporterConfig
+    let credentials: ZuoraCredentials
+    let webhookSecrets: WebhookSecrets?
+
+    static func load(file: String, logger: Logger) throws(ConfigError) -> LoadedConfig {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(
+                path: "",
+                line: nil,
+                message: "cannot read \(file); check --config.file and its permissions"
+            )
+        }
+        let config = try ExporterConfig.parse(yaml: String(decoding: data, as: UTF8.self))
+        let credentials = try CredentialLoader.load(
+            config.zuora,
+            environment: ProcessInfo.processInfo.environment,
+            logger: logger
+        )
+        let secrets = try config.webhook.map { webhook throws(ConfigError) in
+            try CredentialLoader.loadWebhook(webhook, logger: logger)
+        }
+        return LoadedConfig(config: config, credentials: credentials, webhookSecrets: secrets)
+    }
+}
+
+/// The running exporter: one hub (tracker and metric store), the Zuora client, the poller, the HTTP
+/// routes; `reload()` re-reads the configuration and applies it in place.
+final class ExporterApp: Sendable {
+    let metrics: ExporterMetrics
+    let hub = StatusHub()
+    let poller: Poller
+    let routes: ExporterRoutes
+    private let client: ZuoraAPIClient
+    private let configFile: String
+    private let shard: Shard
+    private let logger: Logger
+    private let webhook = WebhookSlot()
+    private let reloading = Mutex(())
+
+    init(loaded: LoadedConfig, configFile: String, shard: Shard, telemetryPath: String, logger: Logger) {
+        self.configFile = configFile
+        self.shard = shard
+        self.logger = logger
+        let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
+        self.metrics = metrics
+        client = ZuoraAPIClient(
+            settings: .init(loaded.config.zuora),
+            credentials: loaded.credentials,
+            tls: TLSSettings(),
+            budget: loaded.config.zuora.requestBudget.share(of: shard.total),
+            metrics: metrics,
+            logger: logger,
+            userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
+        )
+        let webhook = self.webhook
+        poller = Poller(
+            hub: hub,
+            fetcher: client,
+            settings: Self.pollSettings(loaded.config, shard: shard),
+            metrics: metrics,
+            logger: logger,
+            calloutsHealthy: { webhook.current?.receiver.receivedRecently() ?? false }
+        )
+        let poller = self.poller
+        routes = ExporterRoutes(
+            settings: .init(telemetryPath: telemetryPath, version: BuildInfo.version),
+            hub: hub,
+            dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
+            isReady: { poller.isReady },
+            extraRoute: { path in webhook.current.flatMap { $0.path == path ? $0.receiver : nil } }
+        )
+        apply(loaded)
+        metrics.recordReload(successful: true, at: Clock.now())
+    }
+
+    static func pollSettings(_ config: ExporterConfig, shard: Shard) -> PollSettings {
+        PollSettings(
+            plan: PollPlan(
+                activeInterval: config.pollInterval,
+                restInterval: max(config.pollInterval, config.idlePollInterval),
+                budget: config.zuora.requestBudget.share(of: shard.total)
+            ),
+            maxConcurrency: config.zuora.maxConcurrency,
+            webhookRestInterval: config.webhook == nil ? nil : config.webhookIdlePollInterval
+        )
+    }
+
+    private func apply(_ loaded: LoadedConfig) {
+        let config = loaded.config
+        hub.configure(config.meters.filter { shard.owns($0.key) })
+        poller.update(Self.pollSettings(config, shard: shard))
+        if let webhookConfig = config.webhook, let secrets = loaded.webhookSecrets {
+            if webhookConfig.insecure {
+                logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")
+            }
+            let poller = self.poller
+            let receiver = WebhookReceiver(
+                config: webhookConfig,
+                secrets: secrets,
+                hub: hub,
+                metrics: metrics,
+                logger: logger,
+                onActive: { poller.expedite($0) }
+            )
+            webhook.current = (webhookConfig.path, receiver)
+        } else {
+            webhook.current = nil
+        }
+    }
+
+    /// Re-reads the configuration file. An invalid one is refused and the running one stays.
+    func reload() -> Result<String, ConfigError> {
+        reloading.withLock { _ in
+            let loaded: LoadedConfig
+            do throws(ConfigError) {
+                loaded = try LoadedConfig.load(file: configFile, logger: logger)
+            } catch {
+                metrics.recordReload(successful: false, at: Clock.now())
+                logger.error(
+                    "configuration reload failed; keeping the running configuration",
+                    metadata: ["error": "\(error)"]
+                )
+                return .failure(error)
+            }
+            apply(loaded)
+            let settings = ZuoraAPIClient.Settings(loaded.config.zuora)
+            let credentials = loaded.credentials
+            let budget = loaded.config.zuora.requestBudget.share(of: shard.total)
+            let client = self.client
+            // Token and budget state live in actors and locks of the client; updating them is quick.
+            Task { await client.update(settings: settings, credentials: credentials, budget: budget) }
+            metrics.recordReload(successful: true, at: Clock.now())
+            let count = loaded.config.meters.filter { shard.owns($0.key) }.count
+            logger.info("configuration reloaded", metadata: ["meters": "\(count)"])
+            return .success("reloaded: \(count) meter-versions")
+        }
+    }
+}
+
+/// The callout receiver in force; replaced on reload.
+final class WebhookSlot: Sendable {
+    private let slot = Mutex<(path: String, receiver: WebhookReceiver)?>(nil)
+
+    var current: (path: String, receiver: WebhookReceiver)? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
+    }
+}
