@@ -9,4 +9,8 @@ swift build --build-tests
 if [ -x scripts/test-rules.sh ]; then
   scripts/test-rules.sh
 fi
-swift test --skip-build --disable-xctest "$@"
+# In-process tests first, in parallel. The integration tests start real processes and block their
+# threads while waiting on them, so they run on their own and one at a time: on a 2-core machine they
+# would otherwise starve the in-process tests' async work and each other's timing.
+swift test --skip-build --disable-xctest --filter 'MediationCoreTests|SimulatorCoreTests'
+swift test --skip-build --disable-xctest --no-parallel --filter IntegrationTests "$@"

@@ -92,16 +92,19 @@ public struct ExporterRoutes: HTTPHandler {
         return response
     }
 
-    /// True when the client lists gzip with a non-zero quality.
+    /// True when the client accepts gzip: an explicit `gzip` entry decides by its quality; without one,
+    /// a `*` entry does (RFC 9110, section 12.5.3).
     static func acceptsGzip(_ header: String?) -> Bool {
         guard let header else { return false }
+        var wildcard: Double?
         for part in header.split(separator: ",") {
             let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: " \t") }
-            guard let coding = fields.first, coding.lowercased() == "gzip" || coding == "*" else { continue }
+            guard let coding = fields.first?.lowercased() else { continue }
             let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
-            return quality > 0
+            if coding == "gzip" { return quality > 0 }
+            if coding == "*" { wildcard = quality }
         }
-        return false
+        return (wildcard ?? 0) > 0
     }
 }
 

@@ -103,6 +103,8 @@ public final class Poller: Sendable {
     private func sync(settings: PollSettings, now: Double) {
         let keys = hub.configuredKeys()
         schedule.withLock { $0.sync(keys, now: now, spread: settings.plan.activeInterval) }
+        // Nothing to poll (callouts only, or a shard that owns no meter): there is no cycle to wait for.
+        if keys.isEmpty, cyclesDone.load(ordering: .relaxed) == 0 { cyclesDone.add(1, ordering: .relaxed) }
         let resting = hub.countAtRest()
         let factor = settings.plan.stretch(active: keys.count - resting, resting: resting)
         stretch.withLock { $0 = factor }

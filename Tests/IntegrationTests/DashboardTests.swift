@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// Every panel query of the Grafana dashboard, with its variables substituted, runs against a real
+/// Prometheus that scrapes the exporter fed by the simulator: each must be valid PromQL and return data.
+@Suite(.serialized)
+struct DashboardTests {
+    @Test func everyDashboardQueryIsValidAndReturnsData() throws {
+        let webhook = "webhook:\n  insecure: true\n"
+        let stack = try Stack(
+            meterConfig: "  - id: 101\n    name: Usage ingestion\n  - id: 102\n  - id: 999\n",
+            extraZuora: "  request_budget:\n    per_hour: 100000\n",
+            extraConfig: webhook,
+            startExporter: false
+        )
+        stack.setStatus(101, #""RUNNING""#)
+        try stack.startExporter()
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 5 })
+        let (prometheus, port, directory) = try startPrometheus(scraping: stack.exporterPort)
+        defer {
+            prometheus.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let base = "http://127.0.0.1:\(port)"
+        #expect(
+            eventually(timeout: 30) { http("GET", "\(base)/api/v1/query?query=up").body.contains("zuora-mediation") }
+        )
+        // Data for every panel: a failure, poll errors (999 is unknown to Zuora), callouts with sessions.
+        stack.setStatus(101, #""FAILED""#)
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 8 })
+        for (id, session) in [(102, "s-102"), (101, "s-101")] {
+            let callout =
+                #"{"meterId":\#(id),"meterName":"m","sessionId":"\#(session)","runType":"NORMAL","#
+                + #""status":"COMPLETED","previousStatus":"PUSH_COMPLETED","startTime":"2026-11-23T10:00:00Z","#
+                + #""endTime":"2026-11-23T10:05:00Z"}"#
+            #expect(http("POST", "\(stack.exporterURL)/webhooks/meter-session-status", body: callout).status == 200)
+        }
+        stack.setStatus(101, #""FAILED""#)
+        Thread.sleep(forTimeInterval: 5)  // a few scrapes, so that rates over 1m have two samples
+        let result = try runTool(
+            "/usr/bin/python3",
+            [
+                "scripts/dashboard-queries.py", "--prometheus", base, "--job", "zuora-mediation",
+                "grafana/dashboards/zuora-mediation.json",
+            ]
+        )
+        #expect(result.status == 0, "\(result.output)")
+    }
+}
+
+/// A Prometheus server scraping one exporter every second, with the repository's alert rules loaded.
+func startPrometheus(scraping exporterPort: Int) throws -> (ManagedProcess, Int, URL) {
+    let port = freePort()
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zme-prom-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let rules = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(
+        "deploy/prometheus/rules.yml"
+    )
+    let config = """
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        rule_files: ['\(rules.path)']
+        scrape_configs:
+          - job_name: zuora-mediation
+            static_configs:
+              - targets: ['127.0.0.1:\(exporterPort)']
+        """
+    try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+    let prometheus = try ManagedProcess(
+        "/usr/bin/prometheus",
+        [
+            "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+            "--web.listen-address=127.0.0.1:\(port)",
+        ]
+    )
+    return (prometheus, port, directory)
+}
+
+/// `scripts/stack.sh --check`: the local stack brings a simulated failure all the way to Alertmanager.
+@Suite(.serialized)
+struct LocalStackTests {
+    @Test func theLocalStackPagesOnASimulatedFailure() throws {
+        let ports = ["SIMULATOR_PORT", "EXPORTER_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT"]
+        var environment = Dictionary(uniqueKeysWithValues: ports.map { ($0, String(freePort())) })
+        environment["ZME_BIN_DIR"] = binDirectory.path
+        let result = try runTool("/bin/bash", ["scripts/stack.sh", "--check"], environment: environment)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("Alertmanager received ZuoraMediationMeterRunFailed"))
+    }
+}
