@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "zuora-mediation-exporter", targets: ["Exporter"]),
         .executable(name: "zuora-mediation-simulator", targets: ["Simulator"]),
+        // For the fuzz targets in Fuzz/ (a separate package, built with -sanitize=fuzzer).
+        .library(name: "MediationCore", targets: ["MediationCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
