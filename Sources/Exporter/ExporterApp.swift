@@ -47,6 +47,8 @@ final class ExporterApp: Sendable {
     private let logger: Logger
     private let webhook = WebhookSlot()
     private let reloading = Mutex(())
+    /// Lets the routes, made before `self` exists, reach `reload()`.
+    private let reloader = Reloader()
 
     init(loaded: LoadedConfig, configFile: String, shard: Shard, telemetryPath: String, logger: Logger) {
         self.configFile = configFile
@@ -57,7 +59,10 @@ final class ExporterApp: Sendable {
         client = ZuoraAPIClient(
             settings: .init(loaded.config.zuora),
             credentials: loaded.credentials,
-            tls: TLSSettings(),
+            tls: TLSSettings(
+                caFile: loaded.config.zuora.caFile,
+                insecureSkipVerify: loaded.config.zuora.insecureSkipVerify
+            ),
             budget: loaded.config.zuora.requestBudget.share(of: shard.total),
             metrics: metrics,
             logger: logger,
@@ -78,10 +83,18 @@ final class ExporterApp: Sendable {
             hub: hub,
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
             isReady: { poller.isReady },
-            extraRoute: { path in webhook.current.flatMap { $0.path == path ? $0.receiver : nil } }
+            extraRoute: { path in webhook.current.flatMap { $0.path == path ? $0.receiver : nil } },
+            reload: { [reloader] in reloader.reload() }
         )
+        if loaded.config.zuora.insecureSkipVerify {
+            let warning =
+                "TLS certificate verification towards Zuora is OFF (zuora.insecure_skip_verify): anyone on the path "
+                + "can read the credentials and forge answers. Never use this in production."
+            logger.critical("\(warning)")
+        }
         apply(loaded)
         metrics.recordReload(successful: true, at: Clock.now())
+        reloader.app = self
     }
 
     static func pollSettings(_ config: ExporterConfig, shard: Shard) -> PollSettings {
@@ -156,4 +169,23 @@ final class WebhookSlot: Sendable {
         get { slot.withLock { $0 } }
         set { slot.withLock { $0 = newValue } }
     }
+}
+
+/// A weak way back from the routes to the app.
+final class Reloader: Sendable {
+    private let slot = Mutex<WeakApp>(WeakApp())
+
+    var app: ExporterApp? {
+        get { slot.withLock { $0.app } }
+        set { slot.withLock { $0.app = newValue } }
+    }
+
+    func reload() -> Result<String, ConfigError> {
+        guard let app else { return .failure(ConfigError(path: "", line: nil, message: "the exporter is stopping")) }
+        return app.reload()
+    }
+}
+
+struct WeakApp: @unchecked Sendable {
+    weak var app: ExporterApp?
 }

@@ -44,6 +44,7 @@ public final class MicroHTTPServer: Sendable {
     private let settings: HTTPServerSettings
     private let context: ServerContext
     private let daemon = Mutex<DaemonHandle?>(nil)
+    private let opened = ConnectionCounter()
 
     public init(settings: HTTPServerSettings, handler: any HTTPHandler) {
         self.settings = settings
@@ -65,6 +66,11 @@ public final class MicroHTTPServer: Sendable {
             options.https_cert_pem = cert
             options.https_trust_pem = trust
             options.https_priorities = priorities
+            options.on_connection_opened = { context in
+                guard let context else { return }
+                Unmanaged<ConnectionCounter>.fromOpaque(context).takeUnretainedValue().count.add(1, ordering: .relaxed)
+            }
+            options.on_connection_opened_context = Unmanaged.passUnretained(opened).toOpaque()
             switch settings.listenAddress.host {
             case .any:
                 options.flags = flags | UInt32(MHD_USE_DUAL_STACK.rawValue)
@@ -120,6 +126,9 @@ public final class MicroHTTPServer: Sendable {
         }
     }
 
+    /// TCP connections accepted since start (keep-alive connections count once).
+    public var connectionsOpened: Int { opened.count.load(ordering: .relaxed) }
+
     /// Stops accepting, finishes the requests in progress, and returns.
     public func stop() {
         let running = daemon.withLock { daemon in
@@ -140,6 +149,10 @@ private struct DaemonHandle: @unchecked Sendable {
 private func withOptionalCString<T>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> T) -> T {
     guard let text else { return body(nil) }
     return text.withCString { body($0) }
+}
+
+final class ConnectionCounter: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// What the C callbacks reach through their context pointer.

@@ -12,6 +12,10 @@ public struct ExporterConfig: Sendable, Equatable {
         public var timeout: Double = 10
         public var maxConcurrency: Int = 4
         public var requestBudget = BudgetLimits()
+        /// PEM bundle of the CAs to trust for Zuora's certificate instead of the system's.
+        public var caFile: String?
+        /// Turns certificate verification off. Only ever for a test set-up; logged loudly.
+        public var insecureSkipVerify = false
         /// `production`, `developer_sandbox` or `api_sandbox`: `--config.check` warns against its limits.
         public var tenantType: String?
     }
@@ -66,7 +70,7 @@ public struct ExporterConfig: Sendable, Equatable {
     private static func parseZuora(_ node: ConfigNode) throws(ConfigError) -> Zuora {
         let keys = [
             "base_url", "client_id_file", "client_secret_file", "entity_ids", "org_ids", "track_id", "timeout",
-            "max_concurrency", "request_budget", "tenant_type",
+            "max_concurrency", "request_budget", "tenant_type", "ca_file", "insecure_skip_verify",
         ]
         let entries = try node.mapping(allowed: keys)
         guard let baseNode = entries["base_url"] else {
@@ -87,6 +91,8 @@ public struct ExporterConfig: Sendable, Equatable {
         zuora.entityIds = try optionalString("entity_ids")
         zuora.orgIds = try optionalString("org_ids")
         zuora.trackId = try optionalString("track_id")
+        zuora.caFile = try optionalString("ca_file")
+        if let insecure = entries["insecure_skip_verify"] { zuora.insecureSkipVerify = try insecure.bool() }
         if let trackId = zuora.trackId, let problem = TrackId.problem(trackId) {
             throw entries["track_id"]!.error(problem)
         }

@@ -5,6 +5,7 @@ import Logging
 import MediationCore
 import ServiceLifecycle
 import SimulatorCore
+import Synchronization
 import UnixSignals
 
 @main
@@ -41,6 +42,12 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("threads"), help: "HTTP server threads.")
     var threads = 8
 
+    @Option(name: .customLong("tls.cert-file"), help: "Serve HTTPS with this PEM certificate (with --tls.key-file).")
+    var tlsCertFile: String?
+
+    @Option(name: .customLong("tls.key-file"), help: "PEM private key for --tls.cert-file.")
+    var tlsKeyFile: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { LineLogHandler(label: $0, format: .logfmt, level: .info) }
         let logger = Logger(label: "zuora-mediation-simulator")
@@ -51,6 +58,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             throw ValidationError("--step: \(step) is not a duration")
         }
         let keys = try meterKeys()
+        let serverReference = ServerReference()
         let simulator = ZuoraSimulator(
             settings: .init(
                 clientId: clientId,
@@ -59,12 +67,23 @@ struct SimulatorCommand: AsyncParsableCommand {
                 step: stepSeconds > 0 ? stepSeconds : nil
             ),
             meters: keys,
-            now: Clock.now()
+            now: Clock.now(),
+            connectionsOpened: { serverReference.server?.connectionsOpened ?? 0 }
         )
         var serverSettings = HTTPServerSettings(listenAddress: try ListenAddress(listenAddress))
         serverSettings.threads = threads
         serverSettings.maxConnections = 4096
+        if let tlsCertFile, let tlsKeyFile {
+            guard let cert = FileManager.default.contents(atPath: tlsCertFile),
+                let key = FileManager.default.contents(atPath: tlsKeyFile)
+            else { throw ValidationError("cannot read --tls.cert-file or --tls.key-file") }
+            serverSettings.tls = TLSMaterial(
+                keyPEM: String(decoding: key, as: UTF8.self),
+                certificatePEM: String(decoding: cert, as: UTF8.self)
+            )
+        }
         let server = MicroHTTPServer(settings: serverSettings, handler: SimulatorHandler(simulator: simulator))
+        serverReference.server = server
         try server.start()
         logger.info(
             "zuora-mediation-simulator started",
@@ -102,6 +121,16 @@ struct SimulatorHandler: HTTPHandler {
         let answer = simulator.respond(to: request, now: Clock.now())
         if answer.delay > 0 { usleep(UInt32(min(answer.delay, 600) * 1_000_000)) }
         return answer.response
+    }
+}
+
+/// The server, for the simulator's connection count (the server is made after the simulator).
+final class ServerReference: Sendable {
+    private let slot = Mutex<MicroHTTPServer?>(nil)
+
+    var server: MicroHTTPServer? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
 

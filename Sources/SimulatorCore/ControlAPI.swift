@@ -8,7 +8,7 @@ import Synchronization
 ///   meter's status (creating the meter); `{"release": true}` lets its lifecycle run again.
 /// - `DELETE /_control/meters/{id}/{version}`: remove a meter (its polls get 404).
 /// - `POST /_control/meters/{id}/{version}/fault`, `POST /_control/fault` (`"target": "token"` or `"all"`):
-///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5}` answers the next `count`
+///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5, "bodyBytes": 20000000}` answers the next `count`
 ///   requests (all while no count is given) with that status and body.
 /// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
 /// - `GET /_control/stats`: request counters as JSON (in all, and per meter-version as `"id/version"`).
@@ -21,6 +21,8 @@ extension ZuoraSimulator {
         var retryAfter: Int?
         var delay: Double?
         var target: String?
+        /// Pads the fault's body to this many bytes (a runaway answer).
+        var bodyBytes: Int?
     }
 
     /// A status given as a code or as a documented name.
@@ -52,7 +54,8 @@ extension ZuoraSimulator {
                 )
             return .json(
                 200,
-                #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters),"perMeter":{\#(counts)}}"#
+                #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters),"#
+                    + #""connections":\#(connectionsOpened()),"perMeter":{\#(counts)}}"#
             )
         case ("POST", ["tokens", "revoke"]):
             state.withLock { $0.tokens.removeAll() }

@@ -42,9 +42,17 @@ public final class ZuoraSimulator: Sendable {
 
     let settings: Settings
     let state = Mutex(State())
+    /// Connections the transport accepted, for the stats (set by whoever runs the server).
+    let connectionsOpened: @Sendable () -> Int
 
-    public init(settings: Settings, meters: [MeterKey], now: Double) {
+    public init(
+        settings: Settings,
+        meters: [MeterKey],
+        now: Double,
+        connectionsOpened: @escaping @Sendable () -> Int = { 0 }
+    ) {
         self.settings = settings
+        self.connectionsOpened = connectionsOpened
         state.withLock { state in
             for key in meters {
                 state.meters[key] = SimulatedMeter(seed: StableHash.of(key), now: now, step: settings.step)

@@ -51,6 +51,21 @@ final class Stack: @unchecked Sendable {
         if startExporter { try self.startExporter(clientSecret: clientSecret) }
     }
 
+    /// Writes a new configuration file (the exporter reads it on reload).
+    func rewriteConfig(meters: String, extraZuora: String = "") throws {
+        let config = """
+            zuora:
+              base_url: http://127.0.0.1:\(simulatorPort)
+              timeout: 2s
+            \(extraZuora)
+            poll_interval: 300ms
+            idle_poll_interval: 300ms
+            meters:
+            \(meters)
+            """
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+    }
+
     func startExporter(clientSecret: String = Stack.clientSecret, arguments: [String] = []) throws {
         exporter = try ManagedProcess(
             "zuora-mediation-exporter",

@@ -20,6 +20,8 @@ CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
 CURLSHcode zme_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long value);
 
+typedef void (*zme_connection_opened)(void *context);
+
 /// What the HTTP server adapter needs from MHD_start_daemon; zero means "library default".
 typedef struct {
     unsigned int flags;
@@ -33,6 +35,8 @@ typedef struct {
     const char *https_cert_pem;
     const char *https_trust_pem; // client CA for mutual TLS, or NULL
     const char *https_priorities;
+    zme_connection_opened on_connection_opened;  // NULL: not told
+    void *on_connection_opened_context;
 } zme_mhd_options;
 
 struct MHD_Daemon *zme_mhd_start(

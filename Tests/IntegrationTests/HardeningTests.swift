@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults from Zuora injected through the simulator, connection reuse, and configuration reload.
+@Suite(.serialized)
+struct HardeningTests {
+    @Test func aHungMeterStallsNeitherTheOthersNorTheServer() throws {
+        // The stack's request timeout is 2 s; 101 answers after 5 s.
+        let stack = try Stack(pollInterval: "200ms", startExporter: false)
+        stack.control("POST", "meters/101/0.0.1/fault", #"{"status":200,"delay":5}"#)
+        try stack.startExporter()
+        let before = stack.polls(of: 102)
+        Thread.sleep(forTimeInterval: 3)
+        #expect(stack.polls(of: 102) - before >= 5, "102 keeps being polled while 101 hangs")
+        let started = Date()
+        let scrape = http("GET", "\(stack.exporterURL)/metrics")
+        #expect(scrape.status == 200 && Date().timeIntervalSince(started) < 1, "/metrics answers at once")
+        let samples = parseExposition(scrape.body)
+        #expect(
+            (samples.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "timeout"]) { $1 }) ?? 0) >= 1
+        )
+        #expect(samples.value("zuora_meter_poll_success", meter(102)) == 1)
+    }
+
+    @Test func undecodableAndOversizedAnswersAreDecodeErrors() throws {
+        let stack = try Stack(pollInterval: "200ms", startExporter: false)
+        stack.control(
+            "POST",
+            "meters/101/0.0.1/fault",
+            #"{"status":200,"body":"{\"success\":true,\"data\":{\"runSta"}"#
+        )
+        stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"bodyBytes":20000000,"count":1}"#)
+        try stack.startExporter()
+        let decode = meter(101).merging(["reason": "decode"]) { $1 }
+        #expect(stack.waitForMetrics { ($0.value("zuora_meter_poll_errors_total", decode) ?? 0) >= 1 })
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(102).merging(["reason": "decode"]) { $1 }) ?? 0) >= 1
+            }
+        )
+        #expect(
+            stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(102)) == 1 },
+            "102 recovers after its one fault"
+        )
+        let rss = try #require(stack.metrics().value("process_resident_memory_bytes"))
+        #expect(rss < 100 * 1024 * 1024, "a 20 MB answer is not held in memory (RSS \(rss))")
+    }
+
+    @Test func aDeadTokenEndpointIsNotHammeredAndPollingResumesByItself() throws {
+        let stack = try Stack(pollInterval: "100ms")
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 })
+        stack.control("POST", "fault", #"{"target":"token","status":500}"#)
+        stack.control("POST", "tokens/revoke")
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "auth"]) { $1 }) ?? 0) >= 3
+            }
+        )
+        let tokensBefore = stack.simulatorStats()["tokenRequests"] ?? 0
+        Thread.sleep(forTimeInterval: 3)
+        let tokensDuring = (stack.simulatorStats()["tokenRequests"] ?? 0) - tokensBefore
+        #expect(tokensDuring <= 3, "token attempts back off (\(tokensDuring) in 3 s, with polls every 100 ms)")
+        #expect((stack.metrics().value("zuora_api_requests_total", ["endpoint": "token", "code": "500"]) ?? 0) >= 1)
+        #expect(stack.exporter?.log.contains("token") == true)
+        stack.control("DELETE", "faults")
+        #expect(
+            stack.waitForMetrics(timeout: 40) { $0.value("zuora_meter_poll_success", meter(101)) == 1 },
+            "recovers by itself"
+        )
+    }
+
+    @Test func connectionsAreReused() throws {
+        let ids = (101...120).map(String.init)
+        let stack = try Stack(
+            simulatedMeters: ids.joined(separator: ","),
+            meterConfig: ids.map { "  - id: \($0)" }.joined(separator: "\n") + "\n",
+            pollInterval: "100ms",
+            startExporter: false
+        )
+        let beforeStart = stack.simulatorStats()["connections"] ?? 0
+        try stack.startExporter()
+        #expect(eventually { http("GET", "\(stack.exporterURL)/-/ready").status == 200 })
+        let afterFirstCycle = stack.simulatorStats()["connections"] ?? 0
+        // Less one for each stats request (curl opens a connection per call).
+        #expect(afterFirstCycle - beforeStart - 1 <= 4, "first cycle: at most max_concurrency (4) connections")
+        let polls = stack.simulatorStats()["runStatusRequests"] ?? 0
+        Thread.sleep(forTimeInterval: 2)
+        let later = stack.simulatorStats()
+        #expect((later["runStatusRequests"] ?? 0) - polls >= 100, "two seconds of polling 20 meters every 100 ms")
+        #expect((later["connections"] ?? 0) - afterFirstCycle - 2 <= 0, "no new connection after the first cycle")
+    }
+
+    @Test func reloadAppliesAValidConfigAndRefusesABadOne() throws {
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "zme-secret-\(UUID().uuidString)"
+        )
+        try "wrong-secret".write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        let zuora = "  client_secret_file: \(secretFile.path)\n"
+        let stack = try Stack(simulatedMeters: "101,102,103", extraZuora: zuora)
+        #expect(
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "auth"]) { $1 }) ?? 0) >= 1
+            }
+        )
+        let firstReload = try #require(
+            stack.metrics().value("zuora_exporter_config_last_reload_success_timestamp_seconds")
+        )
+
+        // SIGHUP: new credentials, meter 103 added, 102 removed.
+        try Stack.clientSecret.write(to: secretFile, atomically: true, encoding: .utf8)
+        try stack.rewriteConfig(meters: "  - id: 101\n  - id: 103\n", extraZuora: zuora)
+        kill(stack.exporter!.process.processIdentifier, SIGHUP)
+        #expect(
+            stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(103)) == 1 },
+            "103 is polled after reload"
+        )
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 }, "the new secret works")
+        let reloaded = stack.metrics()
+        #expect(reloaded.all("zuora_meter_info", meter(102)).isEmpty, "removed meters disappear")
+        #expect(reloaded.value("zuora_exporter_config_last_reload_successful") == 1)
+        #expect((reloaded.value("zuora_exporter_config_last_reload_success_timestamp_seconds") ?? 0) > firstReload)
+
+        // POST /-/reload with a broken file: refused, the running configuration stays.
+        try "zuora:\n  base_url: http://x\n  colour: red\nmeters: []\n".write(
+            to: stack.configURL,
+            atomically: true,
+            encoding: .utf8
+        )
+        let refused = http("POST", "\(stack.exporterURL)/-/reload")
+        #expect(refused.status == 500 && refused.body.contains("zuora.colour"), "\(refused.body)")
+        let after = stack.metrics()
+        #expect(after.value("zuora_exporter_config_last_reload_successful") == 0)
+        #expect(after.value("zuora_meter_poll_success", meter(103)) == 1, "the old configuration keeps running")
+        #expect(stack.exporter?.log.contains("configuration reload failed") == true)
+        try stack.rewriteConfig(meters: "  - id: 101\n", extraZuora: zuora)
+        #expect(http("POST", "\(stack.exporterURL)/-/reload").status == 200)
+        #expect(stack.waitForMetrics { $0.all("zuora_meter_info", meter(103)).isEmpty })
+    }
+
+    @Test func zuorasCertificateIsVerified() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zme-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let made = try runTool(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ]
+        )
+        try #require(made.status == 0, "\(made.output)")
+        let port = freePort()
+        let simulator = try ManagedProcess(
+            "zuora-mediation-simulator",
+            [
+                "--web.listen-address", "127.0.0.1:\(port)", "--meters", "101", "--client-id", "a", "--client-secret",
+                "b",
+                "--tls.cert-file", cert, "--tls.key-file", key,
+            ]
+        )
+        defer { simulator.stop() }
+        #expect(
+            eventually {
+                http("GET", "https://127.0.0.1:\(port)/_control/stats", extra: ["--cacert", cert]).status == 200
+            }
+        )
+        for (extra, expectSuccess) in [
+            ("", false), ("  ca_file: \(cert)\n", true), ("  insecure_skip_verify: true\n", true),
+        ] {
+            let config = directory.appendingPathComponent("config.yml")
+            try "zuora:\n  base_url: https://127.0.0.1:\(port)\n\(extra)poll_interval: 200ms\nmeters:\n  - id: 101\n"
+                .write(to: config, atomically: true, encoding: .utf8)
+            let exporterPort = freePort()
+            let exporter = try ManagedProcess(
+                "zuora-mediation-exporter",
+                ["--config.file", config.path, "--web.listen-address", "127.0.0.1:\(exporterPort)"],
+                environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": "b"]
+            )
+            defer { exporter.stop() }
+            let reached = eventually(timeout: 8) {
+                let samples = parseExposition(http("GET", "http://127.0.0.1:\(exporterPort)/metrics").body)
+                return samples.value(
+                    expectSuccess ? "zuora_meter_poll_success" : "zuora_meter_poll_errors_total",
+                    meter(101)
+                ) != nil
+                    && (samples.value("zuora_meter_poll_success", meter(101)) == 1) == expectSuccess
+                    && (expectSuccess
+                        || samples.value("zuora_api_requests_total", ["endpoint": "token", "code": "0"]) != nil)
+            }
+            #expect(reached, "config \(extra.isEmpty ? "default" : extra): \(exporter.log.suffix(600))")
+            if extra.contains("insecure") { #expect(exporter.log.contains("verification towards Zuora is OFF")) }
+        }
+    }
+}
