@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "MediationCore",
             dependencies: [
-                "CZlib", "COpenSSL",
+                "CZlib", "COpenSSL", "CCrypt",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -50,7 +50,14 @@ final class ExporterApp: Sendable {
     /// Lets the routes, made before `self` exists, reach `reload()`.
     private let reloader = Reloader()
 
-    init(loaded: LoadedConfig, configFile: String, shard: Shard, telemetryPath: String, logger: Logger) {
+    init(
+        loaded: LoadedConfig,
+        configFile: String,
+        shard: Shard,
+        telemetryPath: String,
+        maxConcurrentScrapes: Int = 10,
+        logger: Logger
+    ) {
         self.configFile = configFile
         self.shard = shard
         self.logger = logger
@@ -79,7 +86,11 @@ final class ExporterApp: Sendable {
         )
         let poller = self.poller
         routes = ExporterRoutes(
-            settings: .init(telemetryPath: telemetryPath, version: BuildInfo.version),
+            settings: .init(
+                telemetryPath: telemetryPath,
+                version: BuildInfo.version,
+                maxConcurrentScrapes: maxConcurrentScrapes
+            ),
             hub: hub,
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
             isReady: { poller.isReady },
@@ -188,4 +199,29 @@ final class Reloader: Sendable {
 
 struct WeakApp: @unchecked Sendable {
     weak var app: ExporterApp?
+}
+
+/// Reads `--web.config.file` and the PEM files it names.
+enum WebConfigLoader {
+    static func load(_ file: String) throws(ConfigError) -> WebConfig {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(path: "", line: nil, message: "cannot read \(file)")
+        }
+        return try WebConfig.parse(yaml: String(decoding: data, as: UTF8.self))
+    }
+
+    static func tlsMaterial(_ config: WebConfig) throws(ConfigError) -> TLSMaterial? {
+        guard let tls = config.tls else { return nil }
+        func read(_ path: String, _ key: String) throws(ConfigError) -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigError(path: "tls_server_config.\(key)", line: nil, message: "cannot read \(path)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        return TLSMaterial(
+            keyPEM: try read(tls.keyFile, "key_file"),
+            certificatePEM: try read(tls.certFile, "cert_file"),
+            priorities: config.tlsPriorities
+        )
+    }
 }

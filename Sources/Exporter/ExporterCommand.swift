@@ -32,6 +32,18 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("log.format"), help: "Log line format: logfmt or json.")
     var logFormat: FormatOption = .logfmt
 
+    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web configuration: TLS and basic auth.")
+    var webConfigFile: String?
+
+    @Option(name: .customLong("web.max-connections"), help: "Connections the HTTP server accepts at once.")
+    var maxConnections = 1024
+
+    @Option(name: .customLong("web.idle-timeout"), help: "Close connections idle this long (e.g. 30s).")
+    var idleTimeout = "30s"
+
+    @Option(name: .customLong("web.max-concurrent-scrapes"), help: "Scrapes answered at once; more get 503.")
+    var maxConcurrentScrapes = 10
+
     @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (with --total-shards).")
     var shard = 0
 
@@ -65,19 +77,42 @@ struct ExporterCommand: AsyncParsableCommand {
         let address: ListenAddress
         do { address = try ListenAddress(listenAddress) } catch { Self.fail("--web.listen-address: \(error)") }
 
+        guard let idle = DurationText.seconds(idleTimeout), idle >= 1 else {
+            Self.fail("--web.idle-timeout: \(idleTimeout) is not a duration of at least 1s")
+        }
+        guard maxConnections >= 1, maxConcurrentScrapes >= 1 else {
+            Self.fail("--web.max-connections and --web.max-concurrent-scrapes must be at least 1")
+        }
+        ProcessLimits.raiseOpenFiles(logger: logger)
+        var serverSettings = HTTPServerSettings(listenAddress: address)
+        serverSettings.maxConnections = maxConnections
+        serverSettings.idleTimeout = Int(idle)
+        var webConfig = WebConfig()
+        if let webConfigFile {
+            do { webConfig = try WebConfigLoader.load(webConfigFile) } catch {
+                Self.fail("invalid web configuration in \(webConfigFile): \(error)")
+            }
+            do { serverSettings.tls = try WebConfigLoader.tlsMaterial(webConfig) } catch {
+                Self.fail("web configuration \(webConfigFile): \(error)")
+            }
+        }
+
         let app = ExporterApp(
             loaded: loaded,
             configFile: configFile,
             shard: shard,
             telemetryPath: telemetryPath,
+            maxConcurrentScrapes: maxConcurrentScrapes,
             logger: logger
         )
-        let server = MicroHTTPServer(settings: HTTPServerSettings(listenAddress: address), handler: app.routes)
+        let handler = BasicAuthGate(users: webConfig.basicAuthUsers, inner: app.routes)
+        let server = MicroHTTPServer(settings: serverSettings, handler: handler)
         do { try server.start() } catch { Self.fail("\(error)") }
         logger.info(
             "zuora-mediation-exporter started",
             metadata: [
                 "version": "\(BuildInfo.version)", "listen": "\(address)", "shard": "\(shard.index)/\(shard.total)",
+                "tls": "\(serverSettings.tls != nil)", "basic_auth": "\(!webConfig.basicAuthUsers.isEmpty)",
                 "meters": "\(app.hub.configuredKeys().count)", "base_url": "\(loaded.config.zuora.baseURL)",
             ]
         )

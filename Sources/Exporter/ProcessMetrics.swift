@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MediationCore
 
 /// The standard process series every Prometheus client library exposes, read from /proc on each
@@ -57,5 +58,19 @@ enum ProcessMetrics {
     private static func append(_ out: inout [UInt8], _ name: String, _ type: String, _ help: String, _ value: Double) {
         out += Exposition.header(name: name, type: type, help: help)
         Exposition.appendSample(name, labels: [], value: value, to: &out)
+    }
+}
+
+enum ProcessLimits {
+    /// Raises the soft limit on open files to the hard one: each scraper, idle client and Zuora
+    /// connection is a descriptor, and 1,024 (the usual soft limit) is too few for --web.max-connections.
+    static func raiseOpenFiles(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max
+        else { return }
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the open-files limit", metadata: ["hard_limit": "\(limit.rlim_max)"])
+        }
     }
 }

@@ -1,18 +1,24 @@
+import Synchronization
+
 /// The exporter's HTTP endpoints as a plain handler: /metrics, the landing page, health and readiness.
 /// The transport (libmicrohttpd) is elsewhere; this is testable with values.
 public struct ExporterRoutes: HTTPHandler {
     public struct Settings: Sendable {
         public var telemetryPath: String
         public var version: String
+        /// Scrapes served at once; more are answered 503 (a scrape storm must not exhaust the server).
+        public var maxConcurrentScrapes: Int
 
-        public init(telemetryPath: String, version: String) {
+        public init(telemetryPath: String, version: String, maxConcurrentScrapes: Int = 10) {
             self.telemetryPath = telemetryPath
             self.version = version
+            self.maxConcurrentScrapes = maxConcurrentScrapes
         }
     }
 
     private let settings: Settings
     private let hub: StatusHub
+    private let scrapesInProgress = ScrapeCounter()
     /// The series rendered per scrape (process and request metrics), after the cached per-meter part.
     private let dynamicMetrics: @Sendable () -> [UInt8]
     private let isReady: @Sendable () -> Bool
@@ -44,6 +50,10 @@ public struct ExporterRoutes: HTTPHandler {
         switch request.path {
         case settings.telemetryPath:
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET") }
+            guard scrapesInProgress.enter(limit: settings.maxConcurrentScrapes) else {
+                return .text(503, "Too many concurrent scrapes (limit \(settings.maxConcurrentScrapes)); try again.\n")
+            }
+            defer { scrapesInProgress.leave() }
             return metrics(acceptsGzip: Self.acceptsGzip(request.header("Accept-Encoding")))
         case "/":
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed("GET") }
@@ -106,6 +116,19 @@ public struct ExporterRoutes: HTTPHandler {
         }
         return (wildcard ?? 0) > 0
     }
+}
+
+/// Scrapes being answered right now.
+final class ScrapeCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func enter(limit: Int) -> Bool {
+        if count.wrappingAdd(1, ordering: .relaxed).newValue <= limit { return true }
+        count.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() { count.wrappingSubtract(1, ordering: .relaxed) }
 }
 
 extension StringProtocol {

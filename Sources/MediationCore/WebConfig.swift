@@ -1,0 +1,129 @@
+import CCrypt
+import Synchronization
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Prometheus exporter-toolkit's web configuration file (`--web.config.file`): TLS for the HTTP server
+/// and Basic authentication with bcrypt hashes. Applies to every endpoint, the callout receiver included.
+public struct WebConfig: Sendable, Equatable {
+    public struct TLS: Sendable, Equatable {
+        public var certFile: String
+        public var keyFile: String
+        /// `TLS12` or `TLS13`; nil lets GnuTLS choose (TLS 1.2 and up by its defaults).
+        public var minVersion: String?
+    }
+
+    public var tls: TLS?
+    /// User name → bcrypt hash (`$2y$…`, `$2b$…`, `$2a$…`).
+    public var basicAuthUsers: [String: String] = [:]
+
+    public init() {}
+
+    public static func parse(yaml: String) throws(ConfigError) -> WebConfig {
+        let root: Node?
+        do { root = try Yams.compose(yaml: yaml) } catch {
+            throw ConfigError(path: "", line: nil, message: "not valid YAML: \(error)")
+        }
+        var config = WebConfig()
+        guard let root else { return config }
+        let top = try ConfigNode(node: root, path: "").mapping(allowed: [
+            "tls_server_config", "basic_auth_users", "http_server_config",
+        ])
+        if let tlsNode = top["tls_server_config"] {
+            let fields = try tlsNode.mapping(allowed: [
+                "cert_file", "key_file", "min_version", "client_ca_file", "client_auth_type", "cipher_suites",
+                "curve_preferences", "max_version", "prefer_server_cipher_suites",
+            ])
+            for unsupported in [
+                "client_ca_file", "client_auth_type", "cipher_suites", "curve_preferences", "max_version",
+            ] {
+                if let node = fields[unsupported] {
+                    throw node.error(
+                        "not supported by this exporter (libmicrohttpd); remove it or terminate TLS in a proxy"
+                    )
+                }
+            }
+            guard let cert = fields["cert_file"], let key = fields["key_file"] else {
+                throw tlsNode.error("needs cert_file and key_file")
+            }
+            var tls = TLS(certFile: try cert.string(), keyFile: try key.string())
+            if let version = fields["min_version"] {
+                let text = try version.string()
+                guard ["TLS12", "TLS13"].contains(text) else { throw version.error("must be TLS12 or TLS13") }
+                tls.minVersion = text
+            }
+            config.tls = tls
+        }
+        if let users = top["basic_auth_users"] {
+            guard case .mapping(let mapping) = users.node else { throw users.error("expected user: bcrypt-hash pairs") }
+            for (userNode, hashNode) in mapping {
+                let user = userNode.string ?? ""
+                let hash = hashNode.string ?? ""
+                guard !user.isEmpty, PasswordHash.isBcrypt(hash) else {
+                    throw ConfigError(
+                        path: "basic_auth_users.\(user)",
+                        line: hashNode.mark?.line,
+                        message: "expected a bcrypt hash ($2y$…, e.g. from htpasswd -nBC 10 USER)"
+                    )
+                }
+                config.basicAuthUsers[user] = hash
+            }
+        }
+        if let http = top["http_server_config"] {
+            throw http.error("not supported by this exporter; remove it")
+        }
+        return config
+    }
+
+    /// GnuTLS priority string for the minimum version.
+    public var tlsPriorities: String? {
+        switch tls?.minVersion {
+        case "TLS13": "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+        case "TLS12": "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+        default: nil
+        }
+    }
+}
+
+/// bcrypt verification through the system's libxcrypt (never hand-written). Successful checks are
+/// cached (keyed by an HMAC of user, password and hash) because bcrypt costs tens of milliseconds by
+/// design and Prometheus scrapes with the same credentials every few seconds.
+public final class PasswordHash: Sendable {
+    private let cacheKey: [UInt8]
+    private let verified = Mutex<Set<[UInt8]>>([])
+
+    public init() {
+        var key = [UInt8](repeating: 0, count: 32)
+        for index in key.indices { key[index] = UInt8.random(in: 0...255) }
+        cacheKey = key
+    }
+
+    public static func isBcrypt(_ hash: String) -> Bool {
+        ["$2y$", "$2b$", "$2a$"].contains { hash.hasPrefix($0) } && hash.utf8.count == 60
+    }
+
+    /// True when `password` matches the bcrypt `hash`.
+    public func verify(user: String, password: String, hash: String) -> Bool {
+        let key = Signatures.hmacSHA256(key: cacheKey, message: Array("\(user)\u{0}\(password)\u{0}\(hash)".utf8))
+        if verified.withLock({ $0.contains(key) }) { return true }
+        guard Self.check(password: password, hash: hash) else { return false }
+        verified.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache.insert(key)
+        }
+        return true
+    }
+
+    static func check(password: String, hash: String) -> Bool {
+        var data: UnsafeMutableRawPointer?
+        var size: Int32 = 0
+        defer { free(data) }
+        guard let result = crypt_ra(password, hash, &data, &size) else { return false }
+        let computed = Array(String(cString: result).utf8)
+        // A failed hash comes back as "*0" or "*1": never equal to a real hash.
+        return Signatures.constantTimeEqual(computed, Array(hash.utf8))
+    }
+}
