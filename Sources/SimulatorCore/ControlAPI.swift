@@ -8,7 +8,8 @@ import Synchronization
 ///   meter's status (creating the meter); `{"release": true}` lets its lifecycle run again.
 /// - `DELETE /_control/meters/{id}/{version}`: remove a meter (its polls get 404).
 /// - `POST /_control/meters/{id}/{version}/fault`, `POST /_control/fault` (`"target": "token"` or `"all"`):
-///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5, "bodyBytes": 20000000}` answers the next `count`
+///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5, "bodyBytes": 20000000,
+///   "probability": 0.1}` answers the next `count`
 ///   requests (all while no count is given) with that status and body.
 /// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
 /// - `GET /_control/stats`: request counters as JSON (in all, and per meter-version as `"id/version"`).
@@ -23,6 +24,8 @@ extension ZuoraSimulator {
         var target: String?
         /// Pads the fault's body to this many bytes (a runaway answer).
         var bodyBytes: Int?
+        /// The share of requests (0–1) that get the fault.
+        var probability: Double?
     }
 
     /// A status given as a code or as a documented name.
@@ -135,13 +138,20 @@ extension ZuoraSimulator {
 
     static func fault(from body: ControlBody) -> InjectedFault? {
         guard let status = body.status?.code, (100...599).contains(status) else { return nil }
-        return InjectedFault(
+        var text =
+            body.body ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#
+        if let size = body.bodyBytes, size > text.utf8.count {
+            // Valid JSON of the asked size: only its size is wrong.
+            text = #"{"pad":""# + String(repeating: "x", count: min(size, 64 << 20) - 10) + #""}"#
+        }
+        var fault = InjectedFault(
             status: status,
-            body: body.body
-                ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#,
+            body: text,
             remaining: body.count,
             retryAfter: body.retryAfter,
             delay: body.delay ?? 0
         )
+        fault.probability = min(max(body.probability ?? 1, 0), 1)
+        return fault
     }
 }

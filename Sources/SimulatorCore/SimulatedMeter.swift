@@ -60,6 +60,8 @@ public struct InjectedFault: Error, Sendable, Equatable {
     public var retryAfter: Int?
     /// Seconds to wait before answering (a slow or hung Zuora).
     public var delay: Double
+    /// The share of requests (0–1) that get this fault; the others are answered normally.
+    public var probability: Double = 1
 
     public init(status: Int, body: String, remaining: Int?, retryAfter: Int?, delay: Double) {
         self.status = status

@@ -186,17 +186,11 @@ public final class ZuoraSimulator: Sendable {
     /// Returns the fault and counts one use of it, clearing it when used up.
     static func take(_ fault: inout InjectedFault?) -> InjectedFault? {
         guard let current = fault else { return nil }
+        if current.probability < 1, Double.random(in: 0..<1) >= current.probability { return nil }
         if let remaining = current.remaining {
-            fault =
-                remaining <= 1
-                ? nil
-                : InjectedFault(
-                    status: current.status,
-                    body: current.body,
-                    remaining: remaining - 1,
-                    retryAfter: current.retryAfter,
-                    delay: current.delay
-                )
+            var next = current
+            next.remaining = remaining - 1
+            fault = remaining <= 1 ? nil : next
         }
         return current
     }

@@ -33,7 +33,7 @@ struct HardeningTests {
             "meters/101/0.0.1/fault",
             #"{"status":200,"body":"{\"success\":true,\"data\":{\"runSta"}"#
         )
-        stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"bodyBytes":20000000,"count":1}"#)
+        stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"bodyBytes":20000000}"#)
         try stack.startExporter()
         let decode = meter(101).merging(["reason": "decode"]) { $1 }
         #expect(stack.waitForMetrics { ($0.value("zuora_meter_poll_errors_total", decode) ?? 0) >= 1 })
@@ -42,9 +42,13 @@ struct HardeningTests {
                 ($0.value("zuora_meter_poll_errors_total", meter(102).merging(["reason": "decode"]) { $1 }) ?? 0) >= 1
             }
         )
+        let page = http("GET", "\(stack.exporterURL)/").body
+        #expect(page.contains("response body over 1048576 bytes"), "the oversized answer is refused for its size")
+        #expect(page.contains("body is not a JSON object"), "the truncated answer is refused as undecodable")
+        stack.control("DELETE", "faults")
         #expect(
             stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(102)) == 1 },
-            "102 recovers after its one fault"
+            "102 recovers once the fault is gone"
         )
         let rss = try #require(stack.metrics().value("process_resident_memory_bytes"))
         #expect(rss < 100 * 1024 * 1024, "a 20 MB answer is not held in memory (RSS \(rss))")
