@@ -150,16 +150,7 @@ struct HardeningTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zme-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let cert = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        let made = try runTool(
-            "/usr/bin/openssl",
-            [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            ]
-        )
-        try #require(made.status == 0, "\(made.output)")
+        let (cert, key) = try makeCertificate(in: directory)
         let port = freePort()
         let simulator = try ManagedProcess(
             "zuora-mediation-simulator",

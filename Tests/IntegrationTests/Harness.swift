@@ -184,3 +184,18 @@ extension [Sample] {
         filter { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 in `directory`: (certificate path, key path).
+func makeCertificate(in directory: URL) throws -> (cert: String, key: String) {
+    let cert = directory.appendingPathComponent("cert.pem").path
+    let key = directory.appendingPathComponent("key.pem").path
+    let made = try runTool(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+    )
+    try #require(made.status == 0, "\(made.output)")
+    return (cert, key)
+}

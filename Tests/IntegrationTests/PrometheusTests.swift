@@ -7,27 +7,11 @@ struct PrometheusTests {
     @Test func aRealPrometheusScrapesTheSeries() throws {
         let stack = try Stack()
         stack.setStatus(101, "5")
-        let port = freePort()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zme-prom-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = """
-            global:
-              scrape_interval: 1s
-            scrape_configs:
-              - job_name: zuora-mediation
-                static_configs:
-                  - targets: ['127.0.0.1:\(stack.exporterPort)']
-            """
-        try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let prometheus = try ManagedProcess(
-            "/usr/bin/prometheus",
-            [
-                "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
-                "--web.listen-address=127.0.0.1:\(port)",
-            ]
-        )
-        defer { prometheus.stop() }
+        let (prometheus, port, directory) = try startPrometheus(scraping: stack.exporterPort)
+        defer {
+            prometheus.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
         let query = "http://127.0.0.1:\(port)/api/v1/query?query="
         let arrived = eventually(timeout: 30) {
             let answer = http("GET", query + "zuora_meter_run_status%7Bjob%3D%22zuora-mediation%22%7D").body

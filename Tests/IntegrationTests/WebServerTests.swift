@@ -13,16 +13,7 @@ struct WebServerTests {
 
     /// A self-signed certificate for 127.0.0.1 and a bcrypt hash of `password` (system libcrypt via Python).
     static func material(in directory: URL) throws -> (cert: String, key: String, hash: String) {
-        let cert = directory.appendingPathComponent("cert.pem").path
-        let key = directory.appendingPathComponent("key.pem").path
-        let made = try runTool(
-            "/usr/bin/openssl",
-            [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            ]
-        )
-        try #require(made.status == 0, "\(made.output)")
+        let (cert, key) = try makeCertificate(in: directory)
         let hashed = try runTool(
             "/usr/bin/python3",
             [
