@@ -45,14 +45,27 @@ enum ProcessMetrics {
                 field(24) * pageSize
             )
         }
-        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
-            append(&out, "process_open_fds", "gauge", "Number of open file descriptors.", Double(fds.count))
+        if let count = openDescriptors() {
+            append(&out, "process_open_fds", "gauge", "Number of open file descriptors.", Double(count))
         }
         var limit = rlimit()
         if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
             append(&out, "process_max_fds", "gauge", "Maximum number of open file descriptors.", Double(limit.rlim_cur))
         }
         return out
+    }
+
+    /// Entries of /proc/self/fd, counted with readdir: a scrape with thousands of open connections must
+    /// not build thousands of strings.
+    private static func openDescriptors() -> Int? {
+        guard let directory = opendir("/proc/self/fd") else { return nil }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+        }
+        // The descriptor opendir itself holds is not the process's.
+        return max(0, count - 1)
     }
 
     private static func append(_ out: inout [UInt8], _ name: String, _ type: String, _ help: String, _ value: Double) {

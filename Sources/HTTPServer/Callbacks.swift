@@ -79,13 +79,81 @@ private func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [Strin
 /// MHD_RESPMEM_MUST_COPY, whose imported Swift name varies with the Swift version.
 private let mustCopy = MHD_ResponseMemoryMode(rawValue: 2)!
 
+/// Bodies up to this size are copied into libmicrohttpd at once; larger ones are streamed from their parts.
+private let streamThreshold = 64 * 1024
+
 private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-    let created = response.body.withUnsafeBytes { buffer in
-        MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress), mustCopy)
+    let created: OpaquePointer?
+    if response.bodyCount <= streamThreshold {
+        created = response.body.withUnsafeBytes { buffer in
+            MHD_create_response_from_buffer(
+                buffer.count,
+                UnsafeMutableRawPointer(mutating: buffer.baseAddress),
+                mustCopy
+            )
+        }
+    } else {
+        // A large body (/metrics of a big fleet) is read from the shared parts as the socket takes it:
+        // no joined copy, and no copy of the whole inside libmicrohttpd.
+        let reader = Unmanaged.passRetained(BodyReader(response.bodyParts)).toOpaque()
+        created = MHD_create_response_from_callback(
+            UInt64(response.bodyCount),
+            256 * 1024,
+            { context, position, buffer, capacity in
+                guard let context, let buffer else { return -1 }
+                let reader = Unmanaged<BodyReader>.fromOpaque(context).takeUnretainedValue()
+                return reader.read(at: Int(position), into: buffer, capacity: capacity)
+            },
+            reader,
+            { context in
+                guard let context else { return }
+                Unmanaged<BodyReader>.fromOpaque(context).release()
+            }
+        )
+        if created == nil { Unmanaged<BodyReader>.fromOpaque(reader).release() }
     }
     guard let created else { return .NO }
     for (name, value) in response.headers { MHD_add_response_header(created, name, value) }
     let result = MHD_queue_response(connection, UInt32(response.status), created)
     MHD_destroy_response(created)
     return result
+}
+
+/// Serves a body made of parts to libmicrohttpd's content reader, by absolute position.
+private final class BodyReader {
+    private let parts: [[UInt8]]
+    private let starts: [Int]
+
+    init(_ parts: [[UInt8]]) {
+        self.parts = parts
+        var offset = 0
+        starts = parts.map { part in
+            defer { offset += part.count }
+            return offset
+        }
+    }
+
+    func read(at position: Int, into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        var written = 0
+        var index = starts.lastIndex { $0 <= position } ?? 0
+        var offset = position - starts[index]
+        while written < capacity, index < parts.count {
+            let part = parts[index]
+            let count = min(part.count - offset, capacity - written)
+            if count > 0 {
+                part.withUnsafeBytes { bytes in
+                    (buffer + written).withMemoryRebound(to: UInt8.self, capacity: count) { target in
+                        target.update(
+                            from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset,
+                            count: count
+                        )
+                    }
+                }
+                written += count
+            }
+            index += 1
+            offset = 0
+        }
+        return written
+    }
 }

@@ -93,7 +93,7 @@ public struct ExporterRoutes: HTTPHandler {
             let body = Gzip.join([hub.store.bodySegment(), Gzip.segment(dynamic, final: true)])
             return HTTPResponse(status: 200, headers: headers, body: body)
         }
-        return HTTPResponse(status: 200, headers: headers, body: hub.store.body() + dynamic)
+        return HTTPResponse(status: 200, headers: headers, bodyParts: [hub.store.body(), dynamic])
     }
 
     private func methodNotAllowed(_ allowed: String) -> HTTPResponse {

@@ -34,13 +34,28 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
-    public var body: [UInt8]
+    /// The body in parts, sent one after the other: a large cached part is shared, not copied.
+    public var bodyParts: [[UInt8]]
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
-        self.body = body
+        self.bodyParts = [body]
     }
+
+    public init(status: Int, headers: [(String, String)], bodyParts: [[UInt8]]) {
+        self.status = status
+        self.headers = headers
+        self.bodyParts = bodyParts
+    }
+
+    /// The whole body (joined when it has several parts).
+    public var body: [UInt8] {
+        get { bodyParts.count == 1 ? bodyParts[0] : Array(bodyParts.joined()) }
+        set { bodyParts = [newValue] }
+    }
+
+    public var bodyCount: Int { bodyParts.reduce(0) { $0 + $1.count } }
 
     public static func text(_ status: Int, _ text: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))

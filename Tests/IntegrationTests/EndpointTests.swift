@@ -129,3 +129,27 @@ func runTool(
     process.waitUntilExit()
     return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
 }
+
+/// Bodies over 64 KiB are streamed from their cached parts; they must arrive whole and well-formed.
+@Suite(.serialized)
+struct LargeScrapeTests {
+    @Test func aLargeFleetScrapesWholeAndWellFormed() throws {
+        let ids = (1...300).map(String.init)
+        let stack = try Stack(
+            simulatedMeters: ids.joined(separator: ","),
+            meterConfig: ids.map { "  - id: \($0)" }.joined(separator: "\n") + "\n",
+            pollInterval: "2s"
+        )
+        #expect(eventually(timeout: 20) { http("GET", "\(stack.exporterURL)/-/ready").status == 200 })
+        for extra in [[], ["--compressed"]] {
+            let scrape = http("GET", "\(stack.exporterURL)/metrics", extra: extra)
+            #expect(scrape.status == 200 && scrape.body.utf8.count > 300_000, "\(scrape.body.utf8.count) bytes")
+            let samples = parseExposition(scrape.body)
+            #expect(Set(samples.all("zuora_meter_info").compactMap { $0.labels["meter_id"] }) == Set(ids))
+            #expect(samples.all("zuora_meter_run_state").count == 300 * 14)
+            #expect(samples.contains { $0.name == "process_open_fds" }, "the per-scrape part follows the cached part")
+            let check = try runTool("/usr/bin/promtool", ["check", "metrics"], stdin: scrape.body)
+            #expect(check.status == 0 && check.output.isEmpty, "\(check.output)")
+        }
+    }
+}
