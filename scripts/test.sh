@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, checks the alert rules, runs every Swift test
-# (unit tests and integration tests that start the simulator, the exporter and a real Prometheus).
+# The whole test suite: installs what it needs, builds, checks the alert rules, fuzzes, runs the
+# in-process tests under the sanitizers, then every Swift test (unit tests, and integration tests that
+# start the simulator, the exporter, Prometheus, Alertmanager, curl and wrk as real processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 swift build --build-tests
-if [ -x scripts/test-rules.sh ]; then
-  scripts/test-rules.sh
-fi
+scripts/test-rules.sh
+# Fuzz targets for a bounded time (replaying every saved crash first), and the in-process suites under
+# ThreadSanitizer and AddressSanitizer; `scripts/sanitizers.sh` alone also runs the integration tests so.
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+scripts/sanitizers.sh --no-integration
 # In-process tests first, in parallel. The integration tests start real processes and block their
 # threads while waiting on them, so they run on their own and one at a time: on a 2-core machine they
 # would otherwise starve the in-process tests' async work and each other's timing.

@@ -1,6 +1,5 @@
 #include "CShims.h"
 #include <string.h>
-#include <stdlib.h>
 
 CURLcode zme_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -34,17 +33,15 @@ static size_t zme_keep_escaped(void *cls, struct MHD_Connection *connection, cha
     return strlen(text);
 }
 
-typedef struct {
-    zme_connection_opened function;
-    void *context;
-} zme_open_hook;
+/* The connection-opened callback. Every server in a process passes the same function (only its context
+   differs), so one static slot is enough and nothing is allocated. */
+static zme_connection_opened zme_opened_function;
 
 static void zme_notify_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                                   enum MHD_ConnectionNotificationCode code) {
     (void)connection;
     (void)socket_context;
-    const zme_open_hook *hook = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) hook->function(hook->context);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED && zme_opened_function) zme_opened_function(cls);
 }
 
 struct MHD_Daemon *zme_mhd_start(
@@ -67,13 +64,9 @@ struct MHD_Daemon *zme_mhd_start(
     if (o->https_trust_pem) items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)o->https_trust_pem};
     if (o->https_priorities) items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)o->https_priorities};
     if (o->on_connection_opened) {
-        /* Lives as long as the process: one per server, and servers are not restarted. */
-        zme_open_hook *hook = malloc(sizeof *hook);
-        if (hook) {
-            hook->function = o->on_connection_opened;
-            hook->context = o->on_connection_opened_context;
-            items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)zme_notify_connection, hook};
-        }
+        zme_opened_function = o->on_connection_opened;
+        items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)zme_notify_connection,
+                                             o->on_connection_opened_context};
     }
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return MHD_start_daemon(o->flags, o->port, NULL, NULL, handler, handler_context,

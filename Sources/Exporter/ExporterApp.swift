@@ -71,6 +71,7 @@ final class ExporterApp: Sendable {
                 insecureSkipVerify: loaded.config.zuora.insecureSkipVerify
             ),
             budget: loaded.config.zuora.requestBudget.share(of: shard.total),
+            maxConcurrency: loaded.config.zuora.maxConcurrency,
             metrics: metrics,
             logger: logger,
             userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
@@ -161,9 +162,17 @@ final class ExporterApp: Sendable {
             let settings = ZuoraAPIClient.Settings(loaded.config.zuora)
             let credentials = loaded.credentials
             let budget = loaded.config.zuora.requestBudget.share(of: shard.total)
+            let concurrency = loaded.config.zuora.maxConcurrency
             let client = self.client
             // Token and budget state live in actors and locks of the client; updating them is quick.
-            Task { await client.update(settings: settings, credentials: credentials, budget: budget) }
+            Task {
+                await client.update(
+                    settings: settings,
+                    credentials: credentials,
+                    budget: budget,
+                    maxConcurrency: concurrency
+                )
+            }
             metrics.recordReload(successful: true, at: Clock.now())
             let count = loaded.config.meters.filter { shard.owns($0.key) }.count
             logger.info("configuration reloaded", metadata: ["meters": "\(count)"])

@@ -86,6 +86,8 @@ struct ExporterCommand: AsyncParsableCommand {
         ProcessLimits.raiseOpenFiles(logger: logger)
         var serverSettings = HTTPServerSettings(listenAddress: address)
         serverSettings.maxConnections = maxConnections
+        // More threads than cores: a scrape arriving during a storm is not queued behind busy workers.
+        serverSettings.threads = 8
         serverSettings.idleTimeout = Int(idle)
         var webConfig = WebConfig()
         if let webConfigFile {

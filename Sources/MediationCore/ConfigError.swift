@@ -21,6 +21,9 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 
 /// Parses Prometheus-style durations: `500ms`, `30s`, `5m`, `1h30m`, `1d`.
 public enum DurationText {
+    /// The longest duration a configuration may give: a year.
+    public static let maximum: Double = 366 * 86_400
+
     public static func seconds(_ text: String) -> Double? {
         let units: [(String, Double)] = [
             ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400), ("w", 604_800),
@@ -45,6 +48,9 @@ public enum DurationText {
 
     /// `30s`, `5m`, `1h30m` for whole seconds; `250ms` below a second.
     public static func format(_ seconds: Double) -> String {
+        // Clamped: formatting must never trap, whatever it is given.
+        guard seconds.isFinite else { return seconds > 0 ? "forever" : "0s" }
+        let seconds = min(max(seconds, 0), maximum * 100)
         if seconds < 1 { return "\(Int((seconds * 1000).rounded()))ms" }
         var rest = Int(seconds.rounded())
         var out = ""

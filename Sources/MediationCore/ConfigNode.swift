@@ -72,6 +72,9 @@ struct ConfigNode {
             throw error("\"\(text)\" is not a duration; write a number and a unit, e.g. 500ms, 30s, 5m, 1h")
         }
         guard seconds >= minimum else { throw error("must be at least \(DurationText.format(minimum)), got \(text)") }
+        guard seconds.isFinite, seconds <= DurationText.maximum else {
+            throw error("\(text) is longer than a year; write a shorter duration")
+        }
         return seconds
     }
 

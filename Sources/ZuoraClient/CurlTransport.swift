@@ -1,6 +1,6 @@
 import CCurl
 import CShims
-import Dispatch
+import Foundation
 import Synchronization
 
 /// One HTTP request for libcurl.
@@ -48,12 +48,12 @@ public struct TLSSettings: Sendable, Equatable {
     }
 }
 
-/// Runs libcurl's blocking easy interface on dispatch threads, never on the Swift concurrency pool.
-/// Easy handles are pooled: each keeps its connections alive, so at most as many connections are open
-/// as requests ever ran at once.
+/// Runs libcurl's blocking easy interface on threads of its own, never on the Swift concurrency pool:
+/// one thread and one easy handle per slot, so that `slots` requests really run at once (a concurrent
+/// DispatchQueue would give about one thread per core on Linux) and each handle keeps its connection
+/// alive: at most `slots` connections are ever open.
 public final class CurlTransport: Sendable {
-    private let idle = Mutex<[CurlHandle]>([])
-    private let queue = DispatchQueue(label: "zuora-mediation.curl", attributes: .concurrent)
+    private let jobs = JobQueue()
     private let tls: TLSSettings
     private let userAgent: String
     /// Response headers worth keeping (lower case).
@@ -61,27 +61,77 @@ public final class CurlTransport: Sendable {
 
     private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    public init(tls: TLSSettings = TLSSettings(), userAgent: String, capturedHeaders: [String]) {
+    public init(tls: TLSSettings = TLSSettings(), userAgent: String, capturedHeaders: [String], slots: Int = 4) {
         _ = Self.globalInit
         self.tls = tls
         self.userAgent = userAgent
         self.capturedHeaders = capturedHeaders
+        addSlots(slots)
     }
+
+    /// Adds worker threads (a reload may raise the concurrency; threads are never removed).
+    public func addSlots(_ count: Int) {
+        for _ in 0..<max(0, count) {
+            let thread = Thread { [jobs, tls, userAgent, capturedHeaders] in
+                let handle = CurlHandle()
+                while let job = jobs.next() {
+                    job.finish(handle.perform(job.request, tls: tls, userAgent: userAgent, capture: capturedHeaders))
+                }
+            }
+            thread.name = "zuora-curl"
+            thread.start()
+        }
+        jobs.addWorkers(count)
+    }
+
+    public var slots: Int { jobs.workers }
 
     public func perform(_ request: CurlRequest) async -> Result<CurlResponse, CurlFailure> {
         await withCheckedContinuation { continuation in
-            queue.async {
-                let handle = self.idle.withLock { $0.popLast() } ?? CurlHandle()
-                let result = handle.perform(
-                    request,
-                    tls: self.tls,
-                    userAgent: self.userAgent,
-                    capture: self.capturedHeaders
-                )
-                self.idle.withLock { $0.append(handle) }
-                continuation.resume(returning: result)
-            }
+            jobs.submit(CurlJob(request: request, finish: { continuation.resume(returning: $0) }))
         }
+    }
+}
+
+/// A request waiting for a worker thread, and where its result goes.
+struct CurlJob: Sendable {
+    let request: CurlRequest
+    let finish: @Sendable (Result<CurlResponse, CurlFailure>) -> Void
+}
+
+/// Jobs handed to the worker threads, first come first served. The threads block on a condition
+/// variable (they are not Swift concurrency threads, so blocking is what they are for).
+final class JobQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var pending: [CurlJob] = []
+    private var head = 0
+    private(set) var workers = 0
+
+    func addWorkers(_ count: Int) {
+        condition.lock()
+        workers += count
+        condition.unlock()
+    }
+
+    func submit(_ job: CurlJob) {
+        condition.lock()
+        pending.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The next job, waiting for one.
+    func next() -> CurlJob? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == pending.count { condition.wait() }
+        let job = pending[head]
+        head += 1
+        if head > 1024, head * 2 > pending.count {
+            pending.removeFirst(head)
+            head = 0
+        }
+        return job
     }
 }
 
@@ -116,8 +166,10 @@ private final class CurlHandle: @unchecked Sendable {
         zme_curl_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
         zme_curl_setopt_string(raw, CURLOPT_PROTOCOLS_STR, "http,https")
         zme_curl_setopt_long(raw, CURLOPT_FOLLOWLOCATION, 0)
-        zme_curl_setopt_long(raw, CURLOPT_TIMEOUT_MS, max(1, Int(request.timeout * 1000)))
-        zme_curl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(min(request.timeout, 10) * 1000)))
+        // Clamped to a day: a conversion of an out-of-range Double would trap.
+        let timeout = request.timeout.isFinite ? min(max(request.timeout, 0.001), 86_400) : 86_400
+        zme_curl_setopt_long(raw, CURLOPT_TIMEOUT_MS, Int(timeout * 1000))
+        zme_curl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeout, 10) * 1000))
         zme_curl_setopt_long(raw, CURLOPT_TCP_KEEPALIVE, 1)
         zme_curl_setopt_string(raw, CURLOPT_USERAGENT, userAgent)
         // Sends Accept-Encoding: gzip and inflates compressed answers; plain ones pass through.

@@ -34,13 +34,19 @@ public final class ZuoraAPIClient: RunStatusFetching {
         credentials: ZuoraCredentials,
         tls: TLSSettings,
         budget: BudgetLimits = BudgetLimits(),
+        maxConcurrency: Int = 4,
         metrics: ExporterMetrics,
         logger: Logger,
         userAgent: String
     ) {
         self.gate = RequestGate(limits: budget, metrics: metrics)
         self.settings = Mutex(settings)
-        self.transport = CurlTransport(tls: tls, userAgent: userAgent, capturedHeaders: Self.capturedHeaders)
+        self.transport = CurlTransport(
+            tls: tls,
+            userAgent: userAgent,
+            capturedHeaders: Self.capturedHeaders,
+            slots: maxConcurrency
+        )
         self.metrics = metrics
         self.logger = logger
         self.tokens = TokenSource(credentials: credentials)
@@ -48,7 +54,13 @@ public final class ZuoraAPIClient: RunStatusFetching {
 
     /// Takes new settings, credentials and budget (configuration reload). A change of credentials or of
     /// base URL drops the cached token.
-    public func update(settings newSettings: Settings, credentials: ZuoraCredentials, budget: BudgetLimits) async {
+    public func update(
+        settings newSettings: Settings,
+        credentials: ZuoraCredentials,
+        budget: BudgetLimits,
+        maxConcurrency: Int
+    ) async {
+        if maxConcurrency > transport.slots { transport.addSlots(maxConcurrency - transport.slots) }
         let baseChanged = settings.withLock { current in
             defer { current = newSettings }
             return current.baseURL != newSettings.baseURL

@@ -128,7 +128,9 @@ struct WebServerTests {
         storm.waitUntilExit()
         let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(failures == 0, "every scrape answered 200 or the documented 503")
-        #expect(slowest < 1, "a scrape during the storm took \(slowest) s")
+        // The bound; sanitized builds (scripts/sanitizers.sh) run several times slower.
+        let bound = ProcessInfo.processInfo.environment["ZME_SANITIZER"] == nil ? 1.0 : 20.0
+        #expect(slowest < bound, "a scrape during the storm took \(slowest) s")
         #expect(!report.contains("Socket errors"), "no request failed but by the documented limits: \(report)")
         #expect(stack.exporter?.process.isRunning == true)
     }
