@@ -48,10 +48,12 @@ struct MHD_Daemon *zme_mhd_start(
     const zme_mhd_options *o,
     MHD_AccessHandlerCallback handler, void *handler_context,
     MHD_RequestCompletedCallback completed, void *completed_context) {
-    struct MHD_OptionItem items[16];
+    struct MHD_OptionItem items[20];
     int n = 0;
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_context};
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)zme_keep_escaped, NULL};
+    /* A deep accept queue: during a burst of new connections a dropped SYN costs the client a second. */
+    items[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL};
     if (o->bind_address) items[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)o->bind_address};
     if (o->connection_limit) items[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, o->connection_limit, NULL};
     if (o->connection_timeout_seconds)
