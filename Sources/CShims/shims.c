@@ -22,9 +22,6 @@ CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value) {
     return curl_easy_getinfo(handle, info, value);
 }
-CURLSHcode zme_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long value) {
-    return curl_share_setopt(share, option, value);
-}
 
 /* Leaves request paths percent-encoded, so that an encoded '/' inside a path segment stays inside it. */
 static size_t zme_keep_escaped(void *cls, struct MHD_Connection *connection, char *text) {

@@ -9,23 +9,19 @@ public struct HTTPRequest: Sendable {
     /// Header names in lower case.
     public var headers: [String: String]
     public var body: [UInt8]
-    /// The peer's address, for logs.
-    public var remoteAddress: String
 
     public init(
         method: String,
         path: String,
         query: [String: String] = [:],
         headers: [String: String] = [:],
-        body: [UInt8] = [],
-        remoteAddress: String = ""
+        body: [UInt8] = []
     ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
         self.body = body
-        self.remoteAddress = remoteAddress
     }
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }

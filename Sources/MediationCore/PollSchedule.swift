@@ -100,8 +100,6 @@ public struct PollSchedule: Sendable {
         push(due, key)
     }
 
-    public func failures(of key: MeterKey) -> Int { entries[key]?.failures ?? 0 }
-
     private mutating func push(_ due: Double, _ key: MeterKey) {
         heap.append((due, key))
         var child = heap.count - 1

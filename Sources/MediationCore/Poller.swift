@@ -152,15 +152,7 @@ public final class Poller: Sendable {
     }
 
     private func log(_ changes: TrackerChanges, _ result: PollOutcome.Result) {
-        for (key, transition) in changes.transitions {
-            logger.info(
-                "meter run status changed",
-                metadata: [
-                    "meter_id": "\(key.meterId)", "version": "\(key.version)", "from": "\(transition.from)",
-                    "to": "\(transition.to)",
-                ]
-            )
-        }
+        changes.logTransitions(to: logger, source: "poll")
         for (key, succeeded) in changes.pollHealth {
             var metadata: Logger.Metadata = ["meter_id": "\(key.meterId)", "version": "\(key.version)"]
             if succeeded {

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Serialises access to the one `StatusTracker` and carries its changes to the `MetricStore`.
@@ -54,4 +55,19 @@ public final class StatusHub: Sendable {
     public func snapshot() -> [MeterKey: MeterState] { tracker.withLock { $0.meters } }
 
     public func state(of key: MeterKey) -> MeterState? { tracker.withLock { $0.meters[key] } }
+}
+
+extension TrackerChanges {
+    /// One `info` line per counted status change, whichever source saw it.
+    func logTransitions(to logger: Logger, source: String) {
+        for (key, transition) in transitions {
+            logger.info(
+                "meter run status changed",
+                metadata: [
+                    "meter_id": "\(key.meterId)", "version": "\(key.version)", "from": "\(transition.from)",
+                    "to": "\(transition.to)", "source": "\(source)",
+                ]
+            )
+        }
+    }
 }

@@ -76,15 +76,7 @@ public final class WebhookReceiver: HTTPHandler {
         // Remembered only once handled, so that a retry of a refused callout is processed.
         if let notificationId { seen.withLock { $0.insert(notificationId) } }
         for session in changes.endedSessions { metrics.observeSession(session) }
-        for (key, transition) in changes.transitions {
-            logger.info(
-                "meter run status changed",
-                metadata: [
-                    "meter_id": "\(key.meterId)", "version": "\(key.version)", "from": "\(transition.from)",
-                    "to": "\(transition.to)", "source": "callout",
-                ]
-            )
-        }
+        changes.logTransitions(to: logger, source: "callout")
         switch outcome {
         case .accepted:
             metrics.recordWebhook(.accepted)

@@ -58,6 +58,4 @@ final class RequestGate: Sendable {
         guard let until else { return }
         budget.withLock { $0.pause(until: min(until, now + 3600)) }
     }
-
-    var pausedUntil: Double { budget.withLock { $0.pausedUntil } }
 }

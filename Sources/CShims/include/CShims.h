@@ -18,7 +18,6 @@ CURLcode zme_curl_setopt_slist(CURL *handle, CURLoption option, struct curl_slis
 CURLcode zme_curl_setopt_data_callback(CURL *handle, CURLoption option, zme_curl_data_callback value);
 CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
-CURLSHcode zme_curl_share_setopt_long(CURLSH *share, CURLSHoption option, long value);
 
 typedef void (*zme_connection_opened)(void *context);
 
