@@ -14,6 +14,8 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT INT TE
 sim_port=${SIMULATOR_PORT:-18080}
 "$bin/zuora-mediation-simulator" --web.listen-address "127.0.0.1:$sim_port" \
   --meters 101,102,103,104,105 --step 5s --client-id demo-client --client-secret demo-secret &
+# The exporter's first polls should find the simulator listening.
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$sim_port/_control/stats" >/dev/null && break; sleep 0.1; done
 cat > "$work/config.yml" <<YAML
 zuora:
   base_url: http://127.0.0.1:$sim_port

@@ -35,6 +35,8 @@ trap 'exit 130' INT TERM
 
 "$bin/zuora-mediation-simulator" --web.listen-address "127.0.0.1:$sim_port" --meters 101,102,103,104,105 \
   --step 2s --client-id stack-client --client-secret stack-secret >"$work/simulator.log" 2>&1 &
+# The exporter's first polls should find the simulator listening.
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$sim_port/_control/stats" >/dev/null && break; sleep 0.1; done
 cat >"$work/exporter.yml" <<YAML
 zuora:
   base_url: http://127.0.0.1:$sim_port
