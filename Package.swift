@@ -29,8 +29,10 @@ let package = Package(
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
         // HMAC-SHA256 for signed callouts: OpenSSL's libcrypto, already a dependency of libcurl.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // GnuTLS, libmicrohttpd's TLS library: verifies client certificates for mutual TLS.
+        .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
         // Typed wrappers for the variadic C functions.
-        .target(name: "CShims", dependencies: ["CCurl", "CMicroHTTPD"]),
+        .target(name: "CShims", dependencies: ["CCurl", "CMicroHTTPD", "CGnuTLS"]),
 
         // Pure core: status tracking, rendering, configuration, routing. No sockets, no threads of its own.
         .target(

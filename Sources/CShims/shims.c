@@ -1,5 +1,6 @@
 #include "CShims.h"
 #include <string.h>
+#include <gnutls/gnutls.h>
 
 CURLcode zme_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -70,4 +71,19 @@ struct MHD_Daemon *zme_mhd_start(
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return MHD_start_daemon(o->flags, o->port, NULL, NULL, handler, handler_context,
                             MHD_OPTION_ARRAY, items, MHD_OPTION_END);
+}
+
+/* libmicrohttpd asks TLS clients for a certificate when it has a trust list, but leaves checking it to
+   the application (MHD_get_connection_info is variadic, hence this wrapper). */
+zme_client_certificate zme_mhd_client_certificate(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!info || !info->tls_session) return ZME_CLIENT_CERTIFICATE_NONE;
+    gnutls_session_t session = (gnutls_session_t)info->tls_session;
+    unsigned int count = 0;
+    if (!gnutls_certificate_get_peers(session, &count) || count == 0) return ZME_CLIENT_CERTIFICATE_NONE;
+    unsigned int status = 0;
+    if (gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0)
+        return ZME_CLIENT_CERTIFICATE_UNVERIFIED;
+    return ZME_CLIENT_CERTIFICATE_VERIFIED;
 }

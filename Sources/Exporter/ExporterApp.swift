@@ -227,9 +227,13 @@ enum WebConfigLoader {
             }
             return String(decoding: data, as: UTF8.self)
         }
+        var clientCA: String?
+        if let file = tls.clientCAFile { clientCA = try read(file, "client_ca_file") }
         return TLSMaterial(
             keyPEM: try read(tls.keyFile, "key_file"),
             certificatePEM: try read(tls.certFile, "cert_file"),
+            clientCAPEM: clientCA,
+            clientAuth: tls.clientAuth,
             priorities: config.tlsPriorities
         )
     }

@@ -114,7 +114,9 @@ struct ExporterCommand: AsyncParsableCommand {
             "zuora-mediation-exporter started",
             metadata: [
                 "version": "\(BuildInfo.version)", "listen": "\(address)", "shard": "\(shard.index)/\(shard.total)",
-                "tls": "\(serverSettings.tls != nil)", "basic_auth": "\(!webConfig.basicAuthUsers.isEmpty)",
+                "tls": "\(serverSettings.tls != nil)",
+                "client_auth": "\(serverSettings.tls?.clientAuth.rawValue ?? "none")",
+                "basic_auth": "\(!webConfig.basicAuthUsers.isEmpty)",
                 "meters": "\(app.hub.configuredKeys().count)", "base_url": "\(loaded.config.zuora.baseURL)",
             ]
         )

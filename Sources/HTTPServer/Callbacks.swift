@@ -17,6 +17,13 @@ let accessHandler: MHD_AccessHandlerCallback = {
     let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
     guard let existing = requestContext.pointee else {
         requestContext.pointee = Unmanaged.passRetained(RequestBody()).toOpaque()
+        guard context.admitsClient(of: connection) else {
+            // Go would fail the TLS handshake; libmicrohttpd has already finished it, so answer plainly.
+            return queue(
+                .text(403, "a client certificate signed by the configured client CA is required\n"),
+                on: connection
+            )
+        }
         return .YES
     }
     let body = Unmanaged<RequestBody>.fromOpaque(existing).takeUnretainedValue()

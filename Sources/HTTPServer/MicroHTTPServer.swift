@@ -27,13 +27,22 @@ public struct HTTPServerSettings: Sendable {
 public struct TLSMaterial: Sendable {
     public var keyPEM: String
     public var certificatePEM: String
+    /// The CA that signs client certificates; with it, clients are asked for one (mutual TLS).
     public var clientCAPEM: String?
+    public var clientAuth: WebConfig.ClientAuth
     public var priorities: String?
 
-    public init(keyPEM: String, certificatePEM: String, clientCAPEM: String? = nil, priorities: String? = nil) {
+    public init(
+        keyPEM: String,
+        certificatePEM: String,
+        clientCAPEM: String? = nil,
+        clientAuth: WebConfig.ClientAuth = .noClientCert,
+        priorities: String? = nil
+    ) {
         self.keyPEM = keyPEM
         self.certificatePEM = certificatePEM
         self.clientCAPEM = clientCAPEM
+        self.clientAuth = clientAuth
         self.priorities = priorities
     }
 }
@@ -48,7 +57,11 @@ public final class MicroHTTPServer: Sendable {
 
     public init(settings: HTTPServerSettings, handler: any HTTPHandler) {
         self.settings = settings
-        self.context = ServerContext(handler: handler, maxBodyBytes: settings.maxBodyBytes)
+        self.context = ServerContext(
+            handler: handler,
+            maxBodyBytes: settings.maxBodyBytes,
+            clientAuth: settings.tls?.clientAuth ?? .noClientCert
+        )
     }
 
     public func start() throws(ServerError) {
@@ -159,10 +172,25 @@ final class ConnectionCounter: Sendable {
 final class ServerContext: Sendable {
     let handler: any HTTPHandler
     let maxBodyBytes: Int
+    let clientAuth: WebConfig.ClientAuth
 
-    init(handler: any HTTPHandler, maxBodyBytes: Int) {
+    init(handler: any HTTPHandler, maxBodyBytes: Int, clientAuth: WebConfig.ClientAuth) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
+        self.clientAuth = clientAuth
+    }
+
+    /// Whether the connection's client certificate satisfies `clientAuth` (checked once per request,
+    /// before its body is read).
+    func admitsClient(of connection: OpaquePointer) -> Bool {
+        if clientAuth == .noClientCert { return true }
+        let certificate: WebConfig.ClientAuth.Certificate =
+            switch zme_mhd_client_certificate(connection) {
+            case ZME_CLIENT_CERTIFICATE_VERIFIED: .verified
+            case ZME_CLIENT_CERTIFICATE_UNVERIFIED: .unverified
+            default: .none
+            }
+        return clientAuth.admits(certificate)
     }
 }
 

@@ -14,6 +14,36 @@ public struct WebConfig: Sendable, Equatable {
         public var keyFile: String
         /// `TLS12` or `TLS13`; nil lets GnuTLS choose (TLS 1.2 and up by its defaults).
         public var minVersion: String?
+        /// PEM file of the CA that signs client certificates (mutual TLS).
+        public var clientCAFile: String?
+        public var clientAuth: ClientAuth = .noClientCert
+    }
+
+    /// exporter-toolkit's `client_auth_type`, with Go's meanings.
+    public enum ClientAuth: String, Sendable, Equatable, CaseIterable {
+        case noClientCert = "NoClientCert"
+        case requestClientCert = "RequestClientCert"
+        case requireAnyClientCert = "RequireAnyClientCert"
+        case verifyClientCertIfGiven = "VerifyClientCertIfGiven"
+        case requireAndVerifyClientCert = "RequireAndVerifyClientCert"
+
+        /// What a TLS client showed of itself.
+        public enum Certificate: Sendable {
+            case none, verified, unverified
+        }
+
+        /// Whether a client that showed `certificate` may be served.
+        public func admits(_ certificate: Certificate) -> Bool {
+            switch (self, certificate) {
+            case (.noClientCert, _), (.requestClientCert, _): true
+            case (.requireAnyClientCert, .none): false
+            case (.requireAnyClientCert, _): true
+            case (.verifyClientCertIfGiven, .unverified): false
+            case (.verifyClientCertIfGiven, _): true
+            case (.requireAndVerifyClientCert, .verified): true
+            case (.requireAndVerifyClientCert, _): false
+            }
+        }
     }
 
     public var tls: TLS?
@@ -37,9 +67,7 @@ public struct WebConfig: Sendable, Equatable {
                 "cert_file", "key_file", "min_version", "client_ca_file", "client_auth_type", "cipher_suites",
                 "curve_preferences", "max_version", "prefer_server_cipher_suites",
             ])
-            for unsupported in [
-                "client_ca_file", "client_auth_type", "cipher_suites", "curve_preferences", "max_version",
-            ] {
+            for unsupported in ["cipher_suites", "curve_preferences", "max_version"] {
                 if let node = fields[unsupported] {
                     throw node.error(
                         "not supported by this exporter (libmicrohttpd); remove it or terminate TLS in a proxy"
@@ -55,6 +83,7 @@ public struct WebConfig: Sendable, Equatable {
                 guard ["TLS12", "TLS13"].contains(text) else { throw version.error("must be TLS12 or TLS13") }
                 tls.minVersion = text
             }
+            try Self.parseClientAuth(fields, into: &tls, at: tlsNode)
             config.tls = tls
         }
         if let users = top["basic_auth_users"] {
@@ -76,6 +105,37 @@ public struct WebConfig: Sendable, Equatable {
             throw http.error("not supported by this exporter; remove it")
         }
         return config
+    }
+
+    /// `client_ca_file` and `client_auth_type`, with exporter-toolkit's rules (a CA needs a policy) and
+    /// libmicrohttpd's (it asks for client certificates only when it has a CA, so every policy needs one).
+    private static func parseClientAuth(
+        _ fields: [String: ConfigNode],
+        into tls: inout TLS,
+        at tlsNode: ConfigNode
+    ) throws(ConfigError) {
+        if let node = fields["client_auth_type"] {
+            let text = try node.string()
+            // "RequireClientCert" is exporter-toolkit's older spelling, still accepted there.
+            guard let policy = ClientAuth(rawValue: text == "RequireClientCert" ? "RequireAnyClientCert" : text) else {
+                throw node.error(
+                    "unknown client_auth_type \(text); use one of "
+                        + ClientAuth.allCases.map(\.rawValue).joined(separator: ", ")
+                )
+            }
+            tls.clientAuth = policy
+        }
+        if let node = fields["client_ca_file"] { tls.clientCAFile = try node.string() }
+        if tls.clientCAFile != nil, tls.clientAuth == .noClientCert {
+            throw tlsNode.error(
+                "client_ca_file is set without a client_auth_type; set client_auth_type: RequireAndVerifyClientCert"
+            )
+        }
+        if tls.clientCAFile == nil, tls.clientAuth != .noClientCert {
+            throw tlsNode.error(
+                "client_auth_type \(tls.clientAuth.rawValue) needs client_ca_file (the CA that signs client certificates)"
+            )
+        }
     }
 
     /// GnuTLS priority string for the minimum version.

@@ -82,6 +82,48 @@ struct WebServerTests {
         #expect(!(stack.exporter?.log.contains(Self.password) ?? true))
     }
 
+    @Test func mutualTLSAdmitsOnlyClientsWithACertificateFromTheClientCA() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zme-mtls-\(UUID().uuidString)")
+        let rogueDirectory = directory.appendingPathComponent("rogue")
+        try FileManager.default.createDirectory(at: rogueDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, key) = try makeCertificate(in: directory)
+        let client = try makeClientCertificate(in: directory)
+        let (rogueCert, rogueKey) = try makeCertificate(in: rogueDirectory)
+        let webConfig = directory.appendingPathComponent("web.yml")
+        try """
+        tls_server_config:
+          cert_file: \(cert)
+          key_file: \(key)
+          client_ca_file: \(client.ca)
+          client_auth_type: RequireAndVerifyClientCert
+        """.write(to: webConfig, atomically: true, encoding: .utf8)
+        let stack = try Stack(startExporter: false)
+        stack.exporter = try ManagedProcess(
+            "zuora-mediation-exporter",
+            [
+                "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(stack.exporterPort)",
+                "--web.config.file", webConfig.path,
+            ],
+            environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
+        )
+        let url = "https://127.0.0.1:\(stack.exporterPort)/metrics"
+        let trusted = ["--cacert", cert, "--cert", client.cert, "--key", client.key]
+        #expect(
+            eventually { http("GET", url, extra: trusted).status == 200 },
+            "a client with a certificate from the client CA is served: \(stack.exporter?.log ?? "")"
+        )
+        #expect(http("GET", url, extra: trusted).body.contains("zuora_meter_info"))
+        let anonymous = http("GET", url, extra: ["--cacert", cert])
+        #expect(anonymous.status == 403 && anonymous.body.contains("client certificate"), "no certificate: refused")
+        let rogue = http("GET", url, extra: ["--cacert", cert, "--cert", rogueCert, "--key", rogueKey])
+        #expect(rogue.status != 200 && !rogue.body.contains("zuora_meter_info"), "a certificate from another CA")
+        #expect(
+            http("POST", "https://127.0.0.1:\(stack.exporterPort)/-/reload", extra: ["--cacert", cert]).status == 403,
+            "every endpoint is covered"
+        )
+    }
+
     @Test func idleConnectionsAreClosedAfterTheIdleTimeout() throws {
         let stack = try Stack(startExporter: false)
         try stack.startExporter(arguments: ["--web.idle-timeout", "2s"])
@@ -136,6 +178,30 @@ struct WebServerTests {
         #expect(!report.contains("Socket errors"), "no request failed but by the documented limits: \(report)")
         #expect(stack.exporter?.process.isRunning == true)
     }
+}
+
+/// A client CA and a client certificate it signed (mutual TLS).
+func makeClientCertificate(in directory: URL) throws -> (ca: String, cert: String, key: String) {
+    let path = { (name: String) in directory.appendingPathComponent(name).path }
+    let steps: [[String]] = [
+        [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca.key"), "-out", path("ca.pem"),
+            "-days", "1", "-subj", "/CN=zme-test-client-ca",
+        ],
+        [
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("client.key"), "-out", path("client.csr"),
+            "-subj", "/CN=prometheus",
+        ],
+        [
+            "x509", "-req", "-in", path("client.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+            "-CAcreateserial", "-out", path("client.pem"), "-days", "1",
+        ],
+    ]
+    for step in steps {
+        let made = try runTool("/usr/bin/openssl", step)
+        try #require(made.status == 0, "\(made.output)")
+    }
+    return (path("ca.pem"), path("client.pem"), path("client.key"))
 }
 
 /// A TCP connection to 127.0.0.1:port.

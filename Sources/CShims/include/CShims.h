@@ -38,6 +38,16 @@ typedef struct {
     void *on_connection_opened_context;
 } zme_mhd_options;
 
+/// What a TLS client showed of itself (mutual TLS).
+typedef enum {
+    ZME_CLIENT_CERTIFICATE_NONE = 0,        // no TLS, or no certificate sent
+    ZME_CLIENT_CERTIFICATE_VERIFIED = 1,    // signed by the trusted client CA, in its validity period
+    ZME_CLIENT_CERTIFICATE_UNVERIFIED = 2,  // sent, but not verifiable against the client CA
+} zme_client_certificate;
+
+/// The client certificate of a connection, verified against the daemon's MHD_OPTION_HTTPS_MEM_TRUST.
+zme_client_certificate zme_mhd_client_certificate(struct MHD_Connection *connection);
+
 struct MHD_Daemon *zme_mhd_start(
     const zme_mhd_options *options,
     MHD_AccessHandlerCallback handler, void *handler_context,
