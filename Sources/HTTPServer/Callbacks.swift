@@ -89,9 +89,23 @@ private let mustCopy = MHD_ResponseMemoryMode(rawValue: 2)!
 /// Bodies up to this size are copied into libmicrohttpd at once; larger ones are streamed from their parts.
 private let streamThreshold = 64 * 1024
 
+/// MHD_CONTENT_READER_END_WITH_ERROR (a cast macro, which Swift does not import): libmicrohttpd closes the
+/// connection short of the announced Content-Length.
+private let contentReaderEndWithError = -2
+
 private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+    var limit: Int?
+    switch response.breakoff {
+    case .closeWithoutAnswer?:
+        // Returning MHD_NO makes libmicrohttpd close the connection without answering.
+        return .NO
+    case .truncateBody(let after)?:
+        limit = max(0, after)
+    case nil:
+        break
+    }
     let created: OpaquePointer?
-    if response.bodyCount <= streamThreshold {
+    if response.bodyCount <= streamThreshold, limit == nil, response.source == nil {
         created = response.body.withUnsafeBytes { buffer in
             MHD_create_response_from_buffer(
                 buffer.count,
@@ -102,7 +116,7 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     } else {
         // A large body (/metrics of a big fleet) is read from the shared parts as the socket takes it:
         // no joined copy, and no copy of the whole inside libmicrohttpd.
-        let reader = Unmanaged.passRetained(BodyReader(response.bodyParts)).toOpaque()
+        let reader = Unmanaged.passRetained(BodyReader(response, limit: limit)).toOpaque()
         created = MHD_create_response_from_callback(
             UInt64(response.bodyCount),
             256 * 1024,
@@ -126,13 +140,18 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     return result
 }
 
-/// Serves a body made of parts to libmicrohttpd's content reader, by absolute position.
+/// Serves a body made of parts to libmicrohttpd's content reader, by absolute position; with a `limit`,
+/// only that many bytes, then an error that breaks the connection off (a truncated answer).
 private final class BodyReader {
     private let parts: [[UInt8]]
+    private let source: (any BodySource)?
     private let starts: [Int]
+    private let limit: Int?
 
-    init(_ parts: [[UInt8]]) {
-        self.parts = parts
+    init(_ response: HTTPResponse, limit: Int? = nil) {
+        self.parts = response.bodyParts
+        self.source = response.source
+        self.limit = limit
         var offset = 0
         starts = parts.map { part in
             defer { offset += part.count }
@@ -141,6 +160,14 @@ private final class BodyReader {
     }
 
     func read(at position: Int, into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        var capacity = capacity
+        if let limit {
+            guard position < limit else { return contentReaderEndWithError }
+            capacity = min(capacity, limit - position)
+        }
+        if let source {
+            return source.read(at: position, into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+        }
         var written = 0
         var index = starts.lastIndex { $0 <= position } ?? 0
         var offset = position - starts[index]

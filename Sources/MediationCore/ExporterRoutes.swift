@@ -90,10 +90,10 @@ public struct ExporterRoutes: HTTPHandler {
         var headers = [("Content-Type", Exposition.contentType)]
         if acceptsGzip {
             headers.append(("Content-Encoding", "gzip"))
-            let body = Gzip.join([hub.store.bodySegment(), Gzip.segment(dynamic, final: true)])
-            return HTTPResponse(status: 200, headers: headers, body: body)
+            let parts = Gzip.joinedParts(hub.store.bodySegments() + [Gzip.segment(dynamic, final: true)])
+            return HTTPResponse(status: 200, headers: headers, bodyParts: parts)
         }
-        return HTTPResponse(status: 200, headers: headers, bodyParts: [hub.store.body(), dynamic])
+        return HTTPResponse(status: 200, headers: headers, source: hub.store.plainBody(trailer: dynamic))
     }
 
     private func methodNotAllowed(_ allowed: String) -> HTTPResponse {

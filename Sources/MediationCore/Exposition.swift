@@ -22,7 +22,13 @@ public enum Exposition {
 
     /// Appends a label value escaped as the format requires: backslash, double quote and line feed.
     public static func appendEscaped(_ value: String, to out: inout [UInt8]) {
-        for byte in value.utf8 {
+        let utf8 = value.utf8
+        // Most values need no escaping: copy them whole.
+        if !utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) {
+            out.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
             case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
@@ -53,6 +59,58 @@ public enum Exposition {
         out.append(UInt8(ascii: " "))
         out.append(contentsOf: format(value).utf8)
         out.append(UInt8(ascii: "\n"))
+    }
+
+    /// One sample line of a meter-version: `name{<meterLabels>,l1="v1",l2="v2"} value\n`. The per-meter
+    /// families' path: the shared labels are escaped once per meter, and no label array is built.
+    static func appendSample(
+        _ name: String,
+        meterLabels: [UInt8],
+        _ first: (String, String)? = nil,
+        _ second: (String, String)? = nil,
+        value: Double,
+        to out: inout [UInt8]
+    ) {
+        out.append(contentsOf: name.utf8)
+        out.append(UInt8(ascii: "{"))
+        out.append(contentsOf: meterLabels)
+        for (label, labelValue) in [first, second].lazy.compactMap({ $0 }) {
+            out.append(UInt8(ascii: ","))
+            out.append(contentsOf: label.utf8)
+            out.append(contentsOf: "=\"".utf8)
+            appendEscaped(labelValue, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(contentsOf: "} ".utf8)
+        appendValue(value, to: &out)
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// `format(value)` without building a String for the common case, a small integer.
+    static func appendValue(_ value: Double, to out: inout [UInt8]) {
+        guard value == value.rounded(), abs(value) < 1e15 else {
+            out.append(contentsOf: format(value).utf8)
+            return
+        }
+        var integer = Int64(value)
+        if integer < 0 {
+            out.append(UInt8(ascii: "-"))
+            integer = -integer
+        }
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8
+            ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[15 - count] = UInt8(ascii: "0") + UInt8(integer % 10)
+                integer /= 10
+                count += 1
+            } while integer > 0
+            out.append(contentsOf: buffer[(16 - count)...])
+        }
     }
 
     /// Integers without a fraction, everything else in Swift's shortest round-trip form, which

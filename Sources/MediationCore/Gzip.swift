@@ -49,18 +49,83 @@ public enum Gzip {
     }
 
     /// One gzip member made of `segments`, the last of which must be final.
-    public static func join(_ segments: [Segment]) -> [UInt8] {
-        var out: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
+    public static func join(_ segments: [Segment]) -> [UInt8] { Array(joinedParts(segments).joined()) }
+
+    /// `join` as the parts to send one after the other: the segments' bytes are shared, not copied.
+    public static func joinedParts(_ segments: [Segment]) -> [[UInt8]] {
         var crc: UInt = 0
         var length = 0
         for segment in segments {
-            out.append(contentsOf: segment.deflated)
             crc = crc32_combine(crc, segment.crc, off_t(segment.length))
             length += segment.length
         }
-        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt(shift))) }
-        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: length >> shift)) }
-        return out
+        var trailer = [UInt8]()
+        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: crc >> UInt(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: length >> shift)) }
+        return [[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]] + segments.map(\.deflated) + [trailer]
+    }
+
+    /// Builds a non-final segment from many small pieces (a family's lines, meter by meter) without
+    /// first joining them into one buffer.
+    public final class SegmentBuilder {
+        private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        private var output: [UInt8] = []
+        private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        private var crc: UInt = 0
+        private var length = 0
+
+        public init(level: Int32 = 6) {
+            stream.initialize(to: z_stream())
+            // windowBits -15: raw deflate, as in `segment`.
+            guard
+                deflateInit2_(
+                    stream,
+                    level,
+                    Z_DEFLATED,
+                    -15,
+                    8,
+                    Z_DEFAULT_STRATEGY,
+                    ZLIB_VERSION,
+                    Int32(MemoryLayout<z_stream>.size)
+                ) == Z_OK
+            else { fatalError("zlib deflateInit2 failed: out of memory") }
+        }
+
+        deinit {
+            deflateEnd(stream)
+            stream.deallocate()
+        }
+
+        public func append(_ bytes: some Collection<UInt8>) {
+            bytes.withContiguousStorageIfAvailable { run($0, flush: Z_NO_FLUSH) }
+                ?? run(Array(bytes), flush: Z_NO_FLUSH)
+        }
+
+        /// The segment so far, ended with a full flush so that another segment may follow.
+        public func finish() -> Segment {
+            run([], flush: Z_FULL_FLUSH)
+            return Segment(deflated: output, crc: crc, length: length)
+        }
+
+        private func run(_ bytes: UnsafeBufferPointer<UInt8>, flush: Int32) {
+            // crc32 with no buffer returns the initial value: skip empty input.
+            if !bytes.isEmpty { crc = crc32(crc, bytes.baseAddress, UInt32(bytes.count)) }
+            length += bytes.count
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress)
+            stream.pointee.avail_in = UInt32(bytes.count)
+            chunk.withUnsafeMutableBufferPointer { outBuffer in
+                repeat {
+                    stream.pointee.next_out = outBuffer.baseAddress
+                    stream.pointee.avail_out = UInt32(outBuffer.count)
+                    _ = deflate(stream, flush)
+                    output.append(contentsOf: outBuffer[0..<(outBuffer.count - Int(stream.pointee.avail_out))])
+                } while stream.pointee.avail_out == 0
+            }
+        }
+
+        private func run(_ bytes: [UInt8], flush: Int32) {
+            bytes.withUnsafeBufferPointer { run($0, flush: flush) }
+        }
     }
 
     /// A whole gzip member.

@@ -32,6 +32,19 @@ public struct HTTPResponse: Sendable {
     public var headers: [(String, String)]
     /// The body in parts, sent one after the other: a large cached part is shared, not copied.
     public var bodyParts: [[UInt8]]
+    /// A body written while it is sent; when set, it is the whole body and `bodyParts` is unused.
+    public var source: (any BodySource)?
+    /// Fault injection (the simulator): how the transport breaks this answer off; nil sends it whole.
+    public var breakoff: Breakoff?
+
+    /// A broken answer, as a dropped or reset connection gives the client.
+    public enum Breakoff: Sendable, Equatable {
+        /// Close the connection without sending anything (curl: "Empty reply from server").
+        case closeWithoutAnswer
+        /// Send the status line, the headers (with the whole body's Content-Length) and this many bytes of
+        /// the body, then close the connection (curl: "transfer closed with … bytes remaining to read").
+        case truncateBody(after: Int)
+    }
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -45,13 +58,25 @@ public struct HTTPResponse: Sendable {
         self.bodyParts = bodyParts
     }
 
-    /// The whole body (joined when it has several parts).
+    /// The whole body (joined when it has several parts, read out when it has a source).
     public var body: [UInt8] {
-        get { bodyParts.count == 1 ? bodyParts[0] : Array(bodyParts.joined()) }
+        get {
+            if let source {
+                var bytes = [UInt8](repeating: 0, count: source.count)
+                let read = bytes.withUnsafeMutableBytes { source.read(at: 0, into: $0) }
+                return Array(bytes.prefix(read))
+            }
+            return bodyParts.count == 1 ? bodyParts[0] : Array(bodyParts.joined())
+        }
         set { bodyParts = [newValue] }
     }
 
-    public var bodyCount: Int { bodyParts.reduce(0) { $0 + $1.count } }
+    public var bodyCount: Int { source?.count ?? bodyParts.reduce(0) { $0 + $1.count } }
+
+    public init(status: Int, headers: [(String, String)], source: any BodySource) {
+        self.init(status: status, headers: headers)
+        self.source = source
+    }
 
     public static func text(_ status: Int, _ text: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array(text.utf8))

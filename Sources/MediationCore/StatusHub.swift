@@ -15,12 +15,24 @@ public final class StatusHub: Sendable {
     /// (a few microseconds a meter) so that the store can never receive two renderings out of order.
     @discardableResult
     public func apply(_ change: (inout StatusTracker) -> TrackerChanges) -> TrackerChanges {
+        apply(about: nil, change)
+    }
+
+    /// `apply` for a change that concerns `key` alone: when it changed only that meter's poll health (a
+    /// steady poll), only the families that show poll health are re-rendered.
+    private func apply(about key: MeterKey?, _ change: (inout StatusTracker) -> TrackerChanges) -> TrackerChanges {
         tracker.withLock { tracker in
+            let before = key.flatMap { tracker.meters[$0] }
             let changes = change(&tracker)
             for key in changes.removed { store.remove(key) }
-            for key in changes.updated {
-                guard let meter = tracker.meters[key] else { continue }
-                store.update(key, chunks: store.render(key, meter))
+            for updated in changes.updated {
+                guard let meter = tracker.meters[updated] else { continue }
+                if updated == key, let before, before.differsOnlyInPollHealth(from: meter),
+                    store.updatePollHealth(updated, meter)
+                {
+                    continue
+                }
+                store.update(updated, store.render(updated, meter))
             }
             return changes
         }
@@ -30,7 +42,7 @@ public final class StatusHub: Sendable {
     public func configure(_ specs: [MeterSpec]) -> TrackerChanges { apply { $0.configure(specs) } }
 
     @discardableResult
-    public func record(_ poll: PollOutcome) -> TrackerChanges { apply { $0.record(poll) } }
+    public func record(_ poll: PollOutcome) -> TrackerChanges { apply(about: poll.key) { $0.record(poll) } }
 
     /// Applies a callout; returns what became of it and what it changed.
     public func record(_ event: StatusEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {

@@ -40,6 +40,16 @@ public struct MeterState: Sendable, Equatable {
         self.isConfigured = isConfigured
     }
 
+    /// True when `other` differs from this state in the outcome and times of the last poll at most: what
+    /// a steady poll changes.
+    func differsOnlyInPollHealth(from other: MeterState) -> Bool {
+        var aligned = self
+        aligned.lastPollAt = other.lastPollAt
+        aligned.lastPollSucceeded = other.lastPollSucceeded
+        aligned.lastPollSuccessAt = other.lastPollSuccessAt
+        return aligned == other
+    }
+
     /// The `name` label of `zuora_meter_info`.
     public var displayName: String { configuredName ?? reportedName ?? "" }
 }

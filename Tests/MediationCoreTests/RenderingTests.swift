@@ -144,19 +144,52 @@ struct RenderingTests {
     @Test func aChangeIsVisibleInTheNextBodyPlainAndCompressed() throws {
         let hub = populatedHub()
         let before = hub.store.body()
-        _ = hub.store.bodySegment()
+        _ = hub.store.bodySegments()
         #expect(hub.store.body() == before, "nothing changed")
         hub.record(ok(running, 11, at: 1_700_000_100))
         let after = parse(hub)
         #expect(after.value("zuora_meter_run_status", meterLabels(running)) == 11)
         #expect(after.value("zuora_meter_run_state", meterLabels(running, ["state": "USAGE_PUSHING"])) == 1)
         #expect(after.value("zuora_meter_run_state", meterLabels(running, ["state": "RUNNING"])) == 0)
-        let gzip = Gzip.join([hub.store.bodySegment(), Gzip.segment([], final: true)])
+        let gzip = Gzip.join(hub.store.bodySegments() + [Gzip.segment([], final: true)])
         #expect(try Gzip.decompress(gzip) == hub.store.body(), "the compressed cache was refreshed too")
         hub.record(failed(running, .serverError, at: 1_700_000_130))
-        let compressed = try Gzip.decompress(Gzip.join([hub.store.bodySegment(), Gzip.segment([], final: true)]))
+        let compressed = try Gzip.decompress(Gzip.join(hub.store.bodySegments() + [Gzip.segment([], final: true)]))
         let reparsed = ParsedExposition(text(compressed))
         #expect(reparsed.value("zuora_meter_poll_success", meterLabels(running)) == 0)
+    }
+
+    @Test func cachesStayExactThroughInterleavedChangesToDifferentFamilies() throws {
+        let hub = populatedHub()
+        var generator = SystemRandomNumberGenerator()
+        let keys = [running, unknown, failing, quoted, silent]
+        for step in 0..<200 {
+            let key = keys.randomElement(using: &generator)!
+            let at = 1_700_001_000 + Double(step)
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0: hub.record(ok(key, Int.random(in: 1...14, using: &generator), at: at))
+            case 1: hub.record(failed(key, .serverError, at: at))
+            case 2: hub.record(ok(key, hub.state(of: key)?.status?.code ?? 1, at: at))  // only timestamps move
+            default: break
+            }
+            // Scrape in one form or the other, or not at all, so that caches are at different ages.
+            switch step % 3 {
+            case 0: _ = hub.store.bodySegments()
+            case 1: _ = hub.store.body()
+            default: break
+            }
+            if step % 20 == 19 {
+                let fresh = MetricStore()
+                for (key, meter) in hub.snapshot() { fresh.update(key, fresh.render(key, meter)) }
+                // Compared as booleans: a failure should not print two whole bodies.
+                let plain = hub.store.body()
+                let plainIsCurrent = plain == fresh.body()
+                #expect(plainIsCurrent, "the plain body is what a fresh render gives (step \(step))")
+                let gzip = Gzip.join(hub.store.bodySegments() + [Gzip.segment([], final: true)])
+                let gzipIsCurrent = try Gzip.decompress(gzip) == plain
+                #expect(gzipIsCurrent, "the gzip body matches (step \(step))")
+            }
+        }
     }
 
     @Test(arguments: ["", "# TYPE x gauge\nx 1\n", String(repeating: "process_open_fds 12\n", count: 500)])
@@ -164,10 +197,65 @@ struct RenderingTests {
         let hub = populatedHub()
         let extra = Array(dynamic.utf8)
         for _ in 0..<2 {
-            let joined = Gzip.join([hub.store.bodySegment(), Gzip.segment(extra, final: true)])
+            let joined = Gzip.join(hub.store.bodySegments() + [Gzip.segment(extra, final: true)])
             #expect(Array(joined.prefix(2)) == [0x1f, 0x8b], "a gzip member")
             #expect(try Gzip.decompress(joined) == hub.store.body() + extra)
         }
+    }
+
+    @Test(arguments: [
+        0, 1, -1, 42, 1e14, -1e14, 1.5, -0.25, 1e15, 1e300, .nan, .infinity, -.infinity, 1_700_000_030.25,
+    ])
+    func meterSamplesAreWrittenAsTheGeneralSamplePathWritesThem(value: Double) {
+        for key in [running, quoted] {
+            var fast = [UInt8]()
+            Exposition.appendSample(
+                "x",
+                meterLabels: MeterFamily.labels(of: key),
+                ("state", Self.odd),
+                ("to", "B"),
+                value: value,
+                to: &fast
+            )
+            var general = [UInt8]()
+            Exposition.appendSample(
+                "x",
+                labels: [
+                    ("meter_id", String(key.meterId)), ("version", key.version), ("state", Self.odd), ("to", "B"),
+                ],
+                value: value,
+                to: &general
+            )
+            #expect(text(fast) == text(general))
+        }
+    }
+
+    @Test func thePlainBodyReadsTheSameInPiecesOfAnySize() {
+        let hub = populatedHub()
+        let trailer = Array("up 1\n".utf8)
+        let whole = hub.store.body() + trailer
+        for pieceSize in [1, 7, 64, 1000, whole.count + 5] {
+            let source = hub.store.plainBody(trailer: trailer)
+            #expect(source.count == whole.count)
+            var read = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: pieceSize)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { source.read(at: read.count, into: $0) }
+                if count == 0 { break }
+                read += buffer.prefix(count)
+            }
+            let same = read == whole
+            #expect(same, "read in pieces of \(pieceSize) bytes")
+        }
+        // A change after the start does not tear a body being sent: it is the data at the start.
+        let source = hub.store.plainBody(trailer: [])
+        let before = hub.store.body()
+        hub.record(ok(running, 8, at: 1_700_000_500))
+        var all = [UInt8](repeating: 0, count: source.count)
+        _ = all.withUnsafeMutableBytes { source.read(at: 0, into: $0) }
+        let unchanged = all == before
+        #expect(unchanged)
+        #expect(hub.store.body() != before, "the next body has the change")
     }
 
     @Test func anEmptyStoreStillServesTheHeaders() throws {
@@ -175,7 +263,7 @@ struct RenderingTests {
         let parsed = ParsedExposition(text(store.body()))
         #expect(parsed.samples.isEmpty)
         #expect(Set(parsed.helpCount.keys).isSuperset(of: Self.families.keys))
-        let joined = Gzip.join([store.bodySegment(), Gzip.segment(Array("up 1\n".utf8), final: true)])
+        let joined = Gzip.join(store.bodySegments() + [Gzip.segment(Array("up 1\n".utf8), final: true)])
         #expect(try Gzip.decompress(joined) == store.body() + Array("up 1\n".utf8))
     }
 
