@@ -48,6 +48,20 @@ public enum Gzip {
         return Segment(deflated: output, crc: crc, length: bytes.count)
     }
 
+    /// Non-final segments as one: their bytes back to back, their CRCs combined.
+    public static func concatenate(_ segments: [Segment]) -> Segment {
+        var deflated = [UInt8]()
+        deflated.reserveCapacity(segments.reduce(0) { $0 + $1.deflated.count })
+        var crc: UInt = 0
+        var length = 0
+        for segment in segments {
+            deflated.append(contentsOf: segment.deflated)
+            crc = crc32_combine(crc, segment.crc, off_t(segment.length))
+            length += segment.length
+        }
+        return Segment(deflated: deflated, crc: crc, length: length)
+    }
+
     /// One gzip member made of `segments`, the last of which must be final.
     public static func join(_ segments: [Segment]) -> [UInt8] { Array(joinedParts(segments).joined()) }
 

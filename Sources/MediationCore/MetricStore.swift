@@ -4,13 +4,13 @@ import Synchronization
 /// meter-version keeps its rendered samples, re-rendered only when that meter changes. A scrape
 /// concatenates cached bytes family by family (so each family stays one group, as the format requires).
 ///
-/// The gzip-compressed body is cached per family, and only the families whose bytes changed are
-/// recompressed: a steady poll changes one family (the last-success timestamp), so a scrape under
-/// constant polling recompresses a tenth of the body, not all of it. A stale cache is dropped at once, to
-/// keep memory flat. A plain scrape is written straight from the rendered samples (`plainBody`), with no
-/// cache: Prometheus asks for gzip, and a plain copy would double the memory of a large fleet.
-/// Rebuilds happen outside the lock that polls update through, one at a time: scrapes that arrive during
-/// a rebuild wait for it and share its result, which is never older than the data at their arrival.
+/// The gzip-compressed body is cached in segments, one per family and group of `groupSize` meter-versions,
+/// and only the segments whose lines changed are compressed again: a poll changes a few lines in one
+/// group, so a scrape under constant polling recompresses a few small segments, not the body. A plain
+/// scrape is written straight from the rendered samples (`plainBody`), with no cache: Prometheus asks for
+/// gzip, and a plain copy would double the memory of a large fleet. Compression happens outside the lock
+/// that polls update through, one scrape at a time: scrapes that arrive meanwhile wait and then find
+/// nearly everything compressed. A scrape never gets data older than at its arrival.
 public final class MetricStore: Sendable {
     /// One meter-version's samples: every family's lines back to back (one allocation, not one per family).
     public struct Rendered: Sendable, Equatable {
@@ -23,34 +23,50 @@ public final class MetricStore: Sendable {
         }
     }
 
-    private struct Cached<Value: Sendable>: Sendable {
-        var value: Value
-        var generation: UInt64
+    /// A family's compressed lines for one group of meter-versions, and the change it includes.
+    private struct CachedSegment: Sendable {
+        var segment: Gzip.Segment
+        var builtAt: UInt64
     }
+
+    /// Meter-versions per compressed group: small enough that a few changed meters cost little to
+    /// recompress, large enough that compression stays good.
+    static let groupSize = 64
 
     private struct State {
         var entries: [MeterKey: Rendered] = [:]
-        var sortedKeys: [MeterKey]? = []
-        /// Per family: bumped whenever a sample of that family changed.
-        var generations: [UInt64]
-        var segments: [Cached<Gzip.Segment>?]
+        /// The keys in exposition order and each key's group; nil after a meter was added or removed.
+        var layout: (keys: [MeterKey], groupOf: [MeterKey: Int])?
+        /// Bumped when the layout is rebuilt, which drops every cached segment.
+        var layoutVersion: UInt64 = 0
+        /// Per family, per group: the cached segment, and the change that last touched the group.
+        var segments: [[CachedSegment?]]
+        var lastChange: [[UInt64]]
+        /// Per family: its header and groups as one segment (a scrape then combines ten CRCs, not
+        /// thousands), and the change that last touched the family.
+        var joined: [CachedSegment?]
+        var familyLastChange: [UInt64]
         /// Bumped with every change.
-        var generation: UInt64 = 0
+        var generation: UInt64 = 1
 
         init(familyCount: Int) {
-            generations = Array(repeating: 1, count: familyCount)
-            segments = Array(repeating: nil, count: familyCount)
+            segments = Array(repeating: [], count: familyCount)
+            lastChange = Array(repeating: [], count: familyCount)
+            joined = Array(repeating: nil, count: familyCount)
+            familyLastChange = Array(repeating: 0, count: familyCount)
         }
     }
 
     private let families: [MeterFamily]
     private let headers: [[UInt8]]
+    private let headerSegments: [Gzip.Segment]
     private let state: Mutex<State>
     private let gzipRebuild = Mutex(())
 
     public init(families: [MeterFamily] = MeterFamily.all) {
         self.families = families
         self.headers = families.map(\.header)
+        self.headerSegments = headers.map { Gzip.segment($0, final: false) }
         self.state = Mutex(State(familyCount: families.count))
     }
 
@@ -70,9 +86,9 @@ public final class MetricStore: Sendable {
     public func update(_ key: MeterKey, _ rendered: Rendered) {
         state.withLock { state in
             let old = state.entries.updateValue(rendered, forKey: key)
-            if old == nil { state.sortedKeys = nil }
+            if old == nil { state.layout = nil }
             for index in families.indices where old.map({ $0.family(index) != rendered.family(index) }) ?? true {
-                Self.invalidate(index, &state)
+                Self.invalidate(index, key, &state)
             }
         }
     }
@@ -94,7 +110,7 @@ public final class MetricStore: Sendable {
                 }
                 rendered.ends.append(Int32(rendered.bytes.count))
                 if family.readsOnlyPollHealth, old.family(index) != rendered.family(index) {
-                    Self.invalidate(index, &state)
+                    Self.invalidate(index, key, &state)
                 }
             }
             state.entries[key] = rendered
@@ -104,9 +120,9 @@ public final class MetricStore: Sendable {
 
     public func remove(_ key: MeterKey) {
         state.withLock { state in
-            guard let old = state.entries.removeValue(forKey: key) else { return }
-            state.sortedKeys = nil
-            for index in families.indices where !old.family(index).isEmpty { Self.invalidate(index, &state) }
+            guard state.entries.removeValue(forKey: key) != nil else { return }
+            state.layout = nil
+            state.generation &+= 1
         }
     }
 
@@ -123,58 +139,80 @@ public final class MetricStore: Sendable {
         return bytes
     }
 
-    /// The per-meter part as non-final gzip segments, one per family, each compressed once per change.
+    /// The per-meter part as non-final gzip segments: each family's header, then its lines group by group.
+    /// Only the groups that changed since they were last compressed are compressed again.
     public func bodySegments() -> [Gzip.Segment] {
-        let arrival = state.withLock { $0.generations }
-        return gzipRebuild.withLock { _ in
-            families.indices.map { index in
-                cachedOrRebuilt(index, arrival: arrival[index], in: \.segments) { entries, keys in
-                    let builder = Gzip.SegmentBuilder()
-                    builder.append(headers[index])
-                    for key in keys { builder.append(entries[key]!.family(index)) }
-                    return builder.finish()
+        gzipRebuild.withLock { _ in
+            let (fresh, stale, entries, keys, snapshot, layoutVersion, segments) = state.withLock { state in
+                let keys = Self.layout(&state).keys
+                var fresh: [Gzip.Segment?] = Array(repeating: nil, count: families.count)
+                var stale: [(family: Int, group: Int)] = []
+                for family in families.indices {
+                    if let joined = state.joined[family], state.familyLastChange[family] <= joined.builtAt {
+                        fresh[family] = joined.segment
+                        continue
+                    }
+                    for group in state.segments[family].indices {
+                        let cached = state.segments[family][group]
+                        if cached == nil || state.lastChange[family][group] > cached!.builtAt {
+                            stale.append((family, group))
+                        }
+                    }
+                }
+                // The entries are copied out by reference (copy-on-write): polls are not held up.
+                return (
+                    fresh, stale, stale.isEmpty ? [:] : state.entries, keys, state.generation, state.layoutVersion,
+                    state.segments
+                )
+            }
+            var current = segments
+            for (family, group) in stale {
+                let builder = Gzip.SegmentBuilder()
+                let members = keys[(group * Self.groupSize)..<min((group + 1) * Self.groupSize, keys.count)]
+                for key in members { builder.append(entries[key]!.family(family)) }
+                current[family][group] = CachedSegment(segment: builder.finish(), builtAt: snapshot)
+            }
+            var joined = fresh
+            for family in families.indices where fresh[family] == nil {
+                joined[family] = Gzip.concatenate([headerSegments[family]] + current[family].map { $0!.segment })
+            }
+            state.withLock { state in
+                guard state.layoutVersion == layoutVersion else { return }
+                for (family, group) in stale where (state.segments[family][group]?.builtAt ?? 0) <= snapshot {
+                    state.segments[family][group] = current[family][group]
+                }
+                for family in families.indices where fresh[family] == nil {
+                    if (state.joined[family]?.builtAt ?? 0) <= snapshot {
+                        state.joined[family] = CachedSegment(segment: joined[family]!, builtAt: snapshot)
+                    }
                 }
             }
+            return joined.map { $0! }
         }
     }
 
-    /// The cached value of family `index` when it is at least as new as `arrival`, else a rebuilt one.
-    /// The entries are copied out by reference (copy-on-write), so polls are not held up by the rebuild.
-    private func cachedOrRebuilt<Value: Sendable>(
-        _ index: Int,
-        arrival: UInt64,
-        in cache: WritableKeyPath<State, [Cached<Value>?]>,
-        build: ([MeterKey: Rendered], [MeterKey]) -> Value
-    ) -> Value {
-        let (cached, entries, keys, generation) = state.withLock { state in
-            if let cached = state[keyPath: cache][index], cached.generation >= arrival {
-                return (Optional(cached.value), [MeterKey: Rendered](), [MeterKey](), UInt64(0))
-            }
-            return (nil, state.entries, Self.sortedKeys(&state), state.generations[index])
-        }
-        if let cached { return cached }
-        let value = build(entries, keys)
-        state.withLock { state in
-            // Only when nothing changed meanwhile: a stale cache would just be dropped again.
-            if state.generations[index] == generation {
-                state[keyPath: cache][index] = Cached(value: value, generation: generation)
-            }
-        }
-        return value
-    }
-
-    private static func sortedKeys(_ state: inout State) -> [MeterKey] {
-        if let sorted = state.sortedKeys { return sorted }
+    /// The keys in exposition order and their groups, rebuilt after meters were added or removed.
+    private static func layout(_ state: inout State) -> (keys: [MeterKey], groupOf: [MeterKey: Int]) {
+        if let layout = state.layout { return layout }
         let keys = state.entries.keys.sorted()
-        state.sortedKeys = keys
-        return keys
+        var groupOf: [MeterKey: Int] = [:]
+        groupOf.reserveCapacity(keys.count)
+        for (position, key) in keys.enumerated() { groupOf[key] = position / groupSize }
+        let groups = (keys.count + groupSize - 1) / groupSize
+        state.layout = (keys, groupOf)
+        state.layoutVersion &+= 1
+        state.segments = state.segments.map { _ in Array(repeating: nil, count: groups) }
+        state.lastChange = state.lastChange.map { _ in Array(repeating: 0, count: groups) }
+        state.joined = state.joined.map { _ in nil }
+        return (keys, groupOf)
     }
 
-    /// Marks family `index` out of date and drops its caches (scrapes already holding them keep theirs).
-    private static func invalidate(_ index: Int, _ state: inout State) {
-        state.generations[index] &+= 1
+    /// Marks the group of `key` in family `index` out of date. Its cache stays until replaced.
+    private static func invalidate(_ index: Int, _ key: MeterKey, _ state: inout State) {
         state.generation &+= 1
-        state.segments[index] = nil
+        // Without a layout every segment is rebuilt anyway.
+        state.familyLastChange[index] = state.generation
+        if let group = state.layout?.groupOf[key] { state.lastChange[index][group] = state.generation }
     }
 }
 
@@ -183,7 +221,7 @@ extension MetricStore {
     /// straight from the rendered samples, so that a plain scrape costs neither a copy of the whole body
     /// nor a cache of it. The samples are those at the call (a copy-on-write snapshot).
     public func plainBody(trailer: [UInt8]) -> some BodySource {
-        let (entries, keys) = state.withLock { state in (state.entries, Self.sortedKeys(&state)) }
+        let (entries, keys) = state.withLock { state in (state.entries, Self.layout(&state).keys) }
         return PlainBody(entries: entries, keys: keys, headers: headers, trailer: trailer)
     }
 }

@@ -10,7 +10,11 @@ import Synchronization
 /// - `POST /_control/meters/{id}/{version}/fault`, `POST /_control/fault` (`"target": "token"` or `"all"`):
 ///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5, "bodyBytes": 20000000,
 ///   "probability": 0.1}` answers the next `count`
-///   requests (all while no count is given) with that status and body.
+///   requests (all while no count is given) with that status and body. `"reset": true` closes the
+///   connection instead, without any answer (the status may then be left out; curl reports "Empty reply
+///   from server"); `"truncateAfter": 10` sends the status, the headers with the whole body's
+///   Content-Length and only the first 10 bytes of the body, then closes the connection (a truncated
+///   transfer). Both come after any `delay`.
 /// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
 /// - `GET /_control/stats`: request counters as JSON (in all, and per meter-version as `"id/version"`).
 extension ZuoraSimulator {
@@ -26,6 +30,10 @@ extension ZuoraSimulator {
         var bodyBytes: Int?
         /// The share of requests (0–1) that get the fault.
         var probability: Double?
+        /// Close the connection without answering.
+        var reset: Bool?
+        /// Send only this many bytes of the body, then close the connection.
+        var truncateAfter: Int?
     }
 
     /// A status given as a code or as a documented name.
@@ -71,7 +79,9 @@ extension ZuoraSimulator {
             }
             return .json(200, #"{"cleared":true}"#)
         case ("POST", ["fault"]):
-            guard let fault = Self.fault(from: body) else { return .json(400, #"{"error":"fault needs a status"}"#) }
+            guard let fault = Self.fault(from: body) else {
+                return .json(400, #"{"error":"fault needs a status (100-599) or reset"}"#)
+            }
             switch body.target ?? "all" {
             case "token": state.withLock { $0.tokenFault = fault }
             case "all": state.withLock { $0.allFault = fault }
@@ -128,7 +138,9 @@ extension ZuoraSimulator {
             }
             return .json(200, #"{"status":\#(code)}"#)
         case ("POST", ["fault"]):
-            guard let fault = Self.fault(from: body) else { return .json(400, #"{"error":"fault needs a status"}"#) }
+            guard let fault = Self.fault(from: body) else {
+                return .json(400, #"{"error":"fault needs a status (100-599) or reset"}"#)
+            }
             state.withLock { $0.meterFaults[key] = fault }
             return .json(200, #"{"injected":true}"#)
         default:
@@ -137,7 +149,9 @@ extension ZuoraSimulator {
     }
 
     static func fault(from body: ControlBody) -> InjectedFault? {
-        guard let status = body.status?.code, (100...599).contains(status) else { return nil }
+        // A reset sends no status line, so it needs none.
+        guard let status = body.status?.code ?? (body.reset == true ? 200 : nil), (100...599).contains(status)
+        else { return nil }
         var text =
             body.body ?? #"{"success":false,"reasons":[{"code":"SimulatedFault","message":"injected by a test"}]}"#
         if let size = body.bodyBytes, size > text.utf8.count {
@@ -152,6 +166,11 @@ extension ZuoraSimulator {
             delay: body.delay ?? 0
         )
         fault.probability = min(max(body.probability ?? 1, 0), 1)
+        if body.reset == true {
+            fault.breakoff = .closeWithoutAnswer
+        } else if let truncateAfter = body.truncateAfter {
+            fault.breakoff = .truncateBody(after: max(0, truncateAfter))
+        }
         return fault
     }
 }

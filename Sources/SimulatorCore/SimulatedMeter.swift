@@ -62,6 +62,8 @@ public struct InjectedFault: Error, Sendable, Equatable {
     public var delay: Double
     /// The share of requests (0–1) that get this fault; the others are answered normally.
     public var probability: Double = 1
+    /// A connection closed without an answer, or an answer cut short; nil answers whole.
+    public var breakoff: HTTPResponse.Breakoff?
 
     public init(status: Int, body: String, remaining: Int?, retryAfter: Int?, delay: Double) {
         self.status = status

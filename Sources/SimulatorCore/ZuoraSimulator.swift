@@ -180,6 +180,7 @@ public final class ZuoraSimulator: Sendable {
     static func answer(_ fault: InjectedFault) -> Answer {
         var response = HTTPResponse.json(fault.status, fault.body)
         if let retryAfter = fault.retryAfter { response.headers.append(("Retry-After", String(retryAfter))) }
+        response.breakoff = fault.breakoff
         return Answer(response: response, delay: fault.delay)
     }
 

@@ -230,6 +230,33 @@ struct RenderingTests {
         }
     }
 
+    @Test func gzipGroupsStayExactInALargeFleetWhileMetersChangeComeAndGo() throws {
+        let hub = StatusHub()
+        var ids = Array(Int64(1)...Int64(3 * MetricStore.groupSize + 17))
+        hub.configure(ids.map { spec($0) })
+        for id in ids { hub.record(ok(key(id), 5, at: 1_700_000_000)) }
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<12 {
+            for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                let id = ids.randomElement(using: &generator)!
+                hub.record(ok(key(id), Int.random(in: 1...13, using: &generator), at: 1_700_000_100 + Double(round)))
+            }
+            if round % 4 == 3 {
+                // Meters come and go, which moves every later meter to another group.
+                ids.removeFirst(Int.random(in: 1...40, using: &generator))
+                ids.append(contentsOf: (ids.last! + 1)...(ids.last! + 30))
+                hub.configure(ids.map { spec($0) })
+            }
+            let gzip = Gzip.join(hub.store.bodySegments() + [Gzip.segment([], final: true)])
+            let matches = try Gzip.decompress(gzip) == hub.store.body()
+            #expect(matches, "round \(round): the gzip body is the plain body")
+        }
+        let fresh = MetricStore()
+        for (key, meter) in hub.snapshot() { fresh.update(key, fresh.render(key, meter)) }
+        let current = hub.store.body() == fresh.body()
+        #expect(current, "the plain body is what a fresh render gives")
+    }
+
     @Test func thePlainBodyReadsTheSameInPiecesOfAnySize() {
         let hub = populatedHub()
         let trailer = Array("up 1\n".utf8)

@@ -1,0 +1,334 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Zuora's faults from issue #6 that had no test of their own, injected through the simulator: 503 with
+/// Retry-After, 502 and 504, connections dropped or cut short, Zuora unreachable; and a world-readable
+/// secret file.
+@Suite(.serialized)
+struct FaultTests {
+    @Test func retryAfterOn503PausesTheWholeTenantForThatLong() throws {
+        let stack = try Stack(pollInterval: "100ms", startExporter: false)
+        stack.setStatus(101, #""RUNNING""#)
+        stack.setStatus(102, #""RUNNING""#)
+        try stack.startExporter()
+        #expect(stack.waitForMetrics { polledWell($0, [101, 102]) })
+        let retryAfter = 4.0
+        let injected = Date()
+        stack.control("POST", "meters/101/0.0.1/fault", #"{"status":503,"count":1,"retryAfter":4}"#)
+        let serverError = meter(101).merging(["reason": "server_error"]) { $1 }
+        #expect(stack.waitForMetrics(timeout: 3) { ($0.value("zuora_meter_poll_errors_total", serverError) ?? 0) >= 1 })
+        let seen = Date()
+        // A poll of 102 that passed the gate before the 503 came back may still land.
+        Thread.sleep(forTimeInterval: 0.5)
+        let paused = stack.requestCounts()
+        let resumed = eventually(timeout: retryAfter + 4) { stack.requestCounts().total != paused.total }
+        let resumedAt = Date()
+        #expect(resumed, "polling resumes after Retry-After")
+        // The 503 was answered after `injected` and before `seen`: the pause ends 4 s after it.
+        let quiet = resumedAt.timeIntervalSince(injected)
+        #expect(quiet >= retryAfter - 0.2, "no meter, 102 included, is polled for Retry-After (quiet \(quiet) s)")
+        #expect(resumedAt.timeIntervalSince(seen) <= retryAfter + 1.5, "and not much longer (quiet \(quiet) s)")
+        #expect(
+            eventually(timeout: 5) { (stack.requestCounts().perMeter[102] ?? 0) >= (paused.perMeter[102] ?? 0) + 5 },
+            "102 is polled at its rate again"
+        )
+        let samples = stack.metrics()
+        #expect(samples.value("zuora_meter_poll_success", meter(101)) == 1, "101's next poll succeeded")
+        #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "503"]) ?? 0) == 1)
+    }
+
+    @Test func badGatewayAndGatewayTimeoutBackOffPerMeterAndResetOnSuccess() throws {
+        let stack = try Stack(
+            simulatedMeters: "101,102,103",
+            meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n",
+            pollInterval: "200ms",
+            startExporter: false
+        )
+        for id in [101, 102, 103] { stack.setStatus(id, #""RUNNING""#) }
+        try stack.startExporter()
+        #expect(stack.waitForMetrics { polledWell($0, [101, 102, 103]) })
+        stack.control("POST", "meters/101/0.0.1/fault", #"{"status":502}"#)
+        stack.control("POST", "meters/102/0.0.1/fault", #"{"status":504}"#)
+        let windows = twoWindows(half: 3) { stack.requestCounts().perMeter }
+        expectBackoff(windows, failing: [101, 102], healthy: 103, interval: 0.2)
+
+        let samples = stack.metrics()
+        for (id, reason) in [(101, "server_error"), (102, "timeout")] {
+            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
+            #expect(errors.map { $0.labels["reason"] } == [reason], "\(id): \(errors)")
+            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
+            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
+        }
+        #expect(samples.all("zuora_meter_poll_errors_total", meter(103)).isEmpty)
+        #expect(samples.value("zuora_meter_poll_success", meter(103)) == 1)
+        for code in ["502", "504"] {
+            #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": code]) ?? 0) >= 3)
+        }
+        expectRecovery(stack, statuses: [101: 11, 102: 10], interval: 0.2)
+    }
+
+    @Test func droppedAndTruncatedAnswersAreNetworkErrorsThatBackOff() throws {
+        let stack = try Stack(
+            simulatedMeters: "101,102,103",
+            meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n",
+            pollInterval: "200ms",
+            startExporter: false
+        )
+        for id in [101, 102, 103] { stack.setStatus(id, #""RUNNING""#) }
+        try stack.startExporter()
+        #expect(stack.waitForMetrics { polledWell($0, [101, 102, 103]) })
+        // 101: the connection closes without an answer; 102: a 200 whose body stops after 10 bytes.
+        stack.control("POST", "meters/101/0.0.1/fault", #"{"reset":true}"#)
+        stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"truncateAfter":10}"#)
+        // Failed polls as the exporter counts them (curl retries a request whose kept-alive connection
+        // died before any answer on a new connection, so the simulator sees more requests than polls).
+        let windows = twoWindows(half: 3) {
+            let samples = stack.metrics()
+            var counts: [Int: Int] = [:]
+            for id in [101, 102] {
+                counts[id] = Int(samples.all("zuora_meter_poll_errors_total", meter(id)).reduce(0) { $0 + $1.value })
+            }
+            counts[103] = stack.requestCounts().perMeter[103] ?? 0
+            return counts
+        }
+        expectBackoff(windows, failing: [101, 102], healthy: 103, interval: 0.2)
+
+        let samples = stack.metrics()
+        for id in [101, 102] {
+            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
+            #expect(errors.map { $0.labels["reason"] } == ["network"], "\(id): \(errors)")
+            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
+            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
+        }
+        #expect(samples.all("zuora_meter_poll_errors_total", meter(103)).isEmpty)
+        #expect(samples.value("zuora_meter_poll_success", meter(103)) == 1)
+        #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "0"]) ?? 0) >= 6)
+        let page = http("GET", "\(stack.exporterURL)/").body
+        #expect(page.contains("Empty reply from server"), "the landing page says what went wrong with 101")
+        #expect(page.contains("transfer closed with 76 bytes remaining"), "and with 102 (86-byte body)")
+        expectRecovery(stack, statuses: [101: 11, 102: 10], interval: 0.2)
+    }
+
+    @Test func unreachableZuoraKeepsMetricsFastAndPollingResumesByItself() throws {
+        let stack = try Stack(pollInterval: "200ms", startExporter: false)
+        stack.setStatus(101, #""RUNNING""#)
+        stack.setStatus(102, #""RUNNING""#)
+        try stack.startExporter()
+        #expect(stack.waitForMetrics { polledWell($0, [101, 102]) })
+        let healthy = (0..<10).map { _ in timedScrape(stack) }
+        stack.simulator.stop(signal: SIGKILL)
+        var down: [Double] = []
+        var unhealthy: [Int] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 5 {
+            down.append(timedScrape(stack))
+            let probe = http("GET", "\(stack.exporterURL)/-/healthy").status
+            if probe != 200 { unhealthy.append(probe) }
+            usleep(100_000)
+        }
+        let (healthyMedian, downMedian) = (median(healthy), median(down))
+        #expect(down.count >= 10 && down.allSatisfy { $0 < 1 }, "every scrape under 1 s: slowest \(down.max() ?? 0) s")
+        #expect(
+            downMedian <= 3 * healthyMedian + 0.05,
+            "scrapes as quick as when Zuora answered: median \(downMedian) s against \(healthyMedian) s"
+        )
+        #expect(unhealthy.isEmpty, "/-/healthy stays 200 (got \(unhealthy))")
+        let samples = stack.metrics()
+        for id in [101, 102] {
+            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
+            #expect(errors.map { $0.labels["reason"] } == ["network"], "\(id): \(errors)")
+            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
+            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
+        }
+
+        // Zuora comes back on the same address, knowing neither the old token nor the old statuses.
+        let restarted = try ManagedProcess(
+            "zuora-mediation-simulator",
+            [
+                "--web.listen-address", "127.0.0.1:\(stack.simulatorPort)", "--meters", "101,102",
+                "--client-id", Stack.clientId, "--client-secret", Stack.clientSecret,
+            ]
+        )
+        defer { restarted.stop() }
+        #expect(eventually { http("GET", "\(stack.simulatorURL)/_control/stats").status == 200 })
+        stack.setStatus(101, #""FAILED""#)
+        // The next polls come when the backoff of 5 s of failures is over: usually a few seconds.
+        #expect(
+            stack.waitForMetrics(timeout: 45) { samples in
+                polledWell(samples, [101, 102]) && samples.value("zuora_meter_run_status", meter(101)) == 8
+                    && samples.value("zuora_meter_run_status", meter(102)) == 1
+            },
+            "polling resumes by itself: \(restarted.log.suffix(300))"
+        )
+    }
+
+    @Test func aWorldReadableSecretFileGetsAWarningThatHidesTheSecret() throws {
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "zme-secret-\(UUID().uuidString)"
+        )
+        try "\(Stack.clientSecret)\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        let stack = try Stack(extraZuora: "  client_secret_file: \(secretFile.path)\n", startExporter: false)
+        for (mode, warns) in [(0o644, true), (0o600, false)] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: secretFile.path)
+            // The environment's secret is wrong: polls succeed only with the file's.
+            try stack.startExporter(clientSecret: "env-secret-not-used")
+            let exporter = try #require(stack.exporter)
+            #expect(
+                stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 },
+                "the secret comes from the file: \(exporter.log.suffix(600))"
+            )
+            let log = exporter.log
+            let warnings = log.split(separator: "\n").filter { $0.contains("secret file is readable by every user") }
+            if warns {
+                #expect(
+                    warnings.contains { $0.contains("level=warn") && $0.contains(secretFile.path) },
+                    "mode 0644 is warned about, naming the file: \(log)"
+                )
+            } else {
+                #expect(warnings.isEmpty, "mode 0600 is not warned about: \(warnings)")
+            }
+            let everything =
+                log + http("GET", "\(stack.exporterURL)/metrics").body
+                + http("GET", "\(stack.exporterURL)/").body
+            #expect(!everything.contains(Stack.clientSecret), "the secret appears in no log line, metric or page")
+            #expect(exporter.stop() == 0)
+        }
+    }
+}
+
+extension Stack {
+    /// runStatus requests the simulator answered, in all and per meter id (version 0.0.1), from one
+    /// stats request.
+    fileprivate func requestCounts() -> (total: Int, perMeter: [Int: Int]) {
+        let body = http("GET", "\(simulatorURL)/_control/stats").body
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
+        var perMeter: [Int: Int] = [:]
+        for (key, count) in (object["perMeter"] as? [String: Int]) ?? [:] where key.hasSuffix("/0.0.1") {
+            if let id = Int(key.dropLast(6)) { perMeter[id] = count }
+        }
+        return ((object["runStatusRequests"] as? Int) ?? 0, perMeter)
+    }
+}
+
+/// Whether the last poll of each of these meters succeeded.
+private func polledWell(_ samples: [Sample], _ ids: [Int]) -> Bool {
+    ids.allSatisfy { samples.value("zuora_meter_poll_success", meter($0)) == 1 }
+}
+
+/// How much each counter grew, per meter id, in two back-to-back windows of `half` seconds.
+private struct Windows {
+    var half: Double
+    var first: [Int: Int]
+    var second: [Int: Int]
+}
+
+/// How much each counter of `read` grew over two back-to-back windows of `half` seconds.
+private func twoWindows(half: Double, _ read: () -> [Int: Int]) -> Windows {
+    let start = read()
+    Thread.sleep(forTimeInterval: half)
+    let middle = read()
+    Thread.sleep(forTimeInterval: half)
+    let end = read()
+    func growth(_ from: [Int: Int], _ to: [Int: Int]) -> [Int: Int] {
+        Dictionary(uniqueKeysWithValues: to.map { ($0.key, $0.value - (from[$0.key] ?? 0)) })
+    }
+    return Windows(half: half, first: growth(start, middle), second: growth(middle, end))
+}
+
+/// Failing meters, failing since the first window began, are polled less and less often (exponential
+/// backoff with full jitter, from `interval`), far less than the healthy one, which keeps its rate.
+private func expectBackoff(
+    _ windows: Windows,
+    failing: [Int],
+    healthy: Int,
+    interval: Double,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let (first, second) = (windows.first, windows.second)
+    let healthyPolls = (first[healthy] ?? 0) + (second[healthy] ?? 0)
+    // Polls due every `interval` over both windows; 60 % leaves room for a loaded machine.
+    let expected = 2 * windows.half / interval
+    #expect(
+        Double(healthyPolls) >= 0.6 * expected && Double(second[healthy] ?? 0) >= 0.6 * Double(first[healthy] ?? 0),
+        "\(healthy) keeps its rate: \(first[healthy] ?? 0) then \(second[healthy] ?? 0) polls",
+        sourceLocation: sourceLocation
+    )
+    for id in failing {
+        let (early, late) = (first[id] ?? 0, second[id] ?? 0)
+        #expect(early >= 3, "\(id) is retried (\(early) polls in the first window)", sourceLocation: sourceLocation)
+        #expect(
+            (early + late) * 2 < healthyPolls,
+            "\(id) backs off: \(early + late) polls against \(healthyPolls) of \(healthy)",
+            sourceLocation: sourceLocation
+        )
+        #expect(
+            late < early,
+            "\(id) is polled less and less often: \(early) then \(late)",
+            sourceLocation: sourceLocation
+        )
+    }
+}
+
+/// Once the faults are cleared, each meter's next poll succeeds and shows the status set meanwhile, and
+/// it is polled at the healthy rate again: the backoff is reset.
+private func expectRecovery(
+    _ stack: Stack,
+    statuses: [Int: Int],
+    interval: Double,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for (id, code) in statuses { stack.setStatus(id, String(code)) }
+    stack.control("DELETE", "faults")
+    // The next poll comes when the backoff is over: usually a few seconds here, rarely half a minute.
+    let recovered = stack.waitForMetrics(timeout: 45) { samples in
+        statuses.allSatisfy { id, code in
+            samples.value("zuora_meter_poll_success", meter(id)) == 1
+                && samples.value("zuora_meter_run_status", meter(id)) == Double(code)
+        }
+    }
+    #expect(recovered, "the meters recover once the faults are gone", sourceLocation: sourceLocation)
+    guard recovered else { return }
+    let before = stack.requestCounts().perMeter
+    Thread.sleep(forTimeInterval: 2)
+    let after = stack.requestCounts().perMeter
+    let samples = stack.metrics()
+    for id in statuses.keys {
+        let polls = (after[id] ?? 0) - (before[id] ?? 0)
+        #expect(
+            Double(polls) >= 0.5 * 2 / interval,
+            "\(id) is polled at its rate again (\(polls) in 2 s)",
+            sourceLocation: sourceLocation
+        )
+        let lastSuccess = samples.value("zuora_meter_last_poll_success_timestamp_seconds", meter(id)) ?? 0
+        #expect(
+            Date().timeIntervalSince1970 - lastSuccess < 2,
+            "\(id)'s last success is recent",
+            sourceLocation: sourceLocation
+        )
+    }
+}
+
+/// Seconds one scrape of /metrics took, as curl measures it (timed around `http`, starting the process
+/// and waiting for it added tens of milliseconds, unevenly), expecting a 200.
+private func timedScrape(_ stack: Stack) -> Double {
+    let result = try? runTool(
+        "/usr/bin/curl",
+        [
+            "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "5",
+            "\(stack.exporterURL)/metrics",
+        ]
+    )
+    let fields = (result?.output ?? "").split(separator: " ")
+    #expect(fields.first == "200", "/metrics answers 200: \(result?.output ?? "curl did not run")")
+    return fields.count == 2 ? Double(fields[1]) ?? 5 : 5
+}
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+}
