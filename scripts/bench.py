@@ -244,7 +244,9 @@ def bench_size(n, args, workdir):
     cpu_exp1, cpu_sim1 = cpu_seconds(exp.pid), cpu_seconds(sim.pid)
     r["steady_poll_rps"] = (s1 - s0) / (c1 - c0)
     _, _, body = request(sim_port, "GET", "/_control/stats")
-    r["sim_connections"] = json.loads(body).get("connections", 0) - connections_before
+    # The simulator counts every connection it accepted, this script's own too: the three stats requests
+    # since `connections_before` (each on a connection of its own) are not the exporter's.
+    r["sim_connections"] = json.loads(body).get("connections", 0) - connections_before - 3
     r["polling_cpu_exporter"] = 100 * (cpu_exp1 - cpu_exp0) / (c1 - c0)
     r["polling_cpu_simulator"] = 100 * (cpu_sim1 - cpu_sim0) / (c1 - c0)
     log(f"N={n}: CPU while polling: exporter {r['polling_cpu_exporter']:.0f}%, "
