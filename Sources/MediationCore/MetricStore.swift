@@ -126,9 +126,6 @@ public final class MetricStore: Sendable {
         }
     }
 
-    /// Bumps with every change; lets readers tell whether their copy is current.
-    public var generation: UInt64 { state.withLock { $0.generation } }
-
     public var count: Int { state.withLock { $0.entries.count } }
 
     /// The per-meter part as one array (tests and fuzzing; scrapes use `plainBody` and `bodySegments`).
