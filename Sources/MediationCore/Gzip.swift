@@ -15,37 +15,9 @@ public enum Gzip {
 
     /// Compresses `bytes` as a segment. Only the last segment of a member may be `final`.
     public static func segment(_ bytes: [UInt8], final: Bool, level: Int32 = 6) -> Segment {
-        var stream = z_stream()
-        // windowBits -15: raw deflate, no zlib or gzip framing; the framing is written by `join`.
-        guard
-            deflateInit2_(
-                &stream,
-                level,
-                Z_DEFLATED,
-                -15,
-                8,
-                Z_DEFAULT_STRATEGY,
-                ZLIB_VERSION,
-                Int32(MemoryLayout<z_stream>.size)
-            ) == Z_OK
-        else { fatalError("zlib deflateInit2 failed: out of memory") }
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 16)
-        var input = bytes
-        let produced = input.withUnsafeMutableBufferPointer { inBuffer in
-            output.withUnsafeMutableBufferPointer { outBuffer in
-                stream.next_in = inBuffer.baseAddress
-                stream.avail_in = UInt32(inBuffer.count)
-                stream.next_out = outBuffer.baseAddress
-                stream.avail_out = UInt32(outBuffer.count)
-                // Z_FULL_FLUSH ends on a byte boundary with no back-references, so another stream may follow.
-                _ = deflate(&stream, final ? Z_FINISH : Z_FULL_FLUSH)
-                return outBuffer.count - Int(stream.avail_out)
-            }
-        }
-        output.removeSubrange(produced...)
-        let crc = bytes.withUnsafeBufferPointer { crc32(0, $0.baseAddress, UInt32($0.count)) }
-        return Segment(deflated: output, crc: crc, length: bytes.count)
+        let builder = SegmentBuilder(level: level)
+        builder.append(bytes)
+        return builder.finish(final: final)
     }
 
     /// Non-final segments as one: their bytes back to back, their CRCs combined.
@@ -84,13 +56,13 @@ public enum Gzip {
     public final class SegmentBuilder {
         private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         private var output: [UInt8] = []
-        private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        private var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         private var crc: UInt = 0
         private var length = 0
 
         public init(level: Int32 = 6) {
             stream.initialize(to: z_stream())
-            // windowBits -15: raw deflate, as in `segment`.
+            // windowBits -15: raw deflate, no zlib or gzip framing; the framing is written by `join`.
             guard
                 deflateInit2_(
                     stream,
@@ -115,9 +87,10 @@ public enum Gzip {
                 ?? run(Array(bytes), flush: Z_NO_FLUSH)
         }
 
-        /// The segment so far, ended with a full flush so that another segment may follow.
-        public func finish() -> Segment {
-            run([], flush: Z_FULL_FLUSH)
+        /// The segment so far. Not `final`, it ends with a full flush (byte-aligned, no back-references),
+        /// so that another segment may follow; `final`, it ends the deflate stream.
+        public func finish(final: Bool = false) -> Segment {
+            run([], flush: final ? Z_FINISH : Z_FULL_FLUSH)
             return Segment(deflated: output, crc: crc, length: length)
         }
 

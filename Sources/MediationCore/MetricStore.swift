@@ -219,14 +219,14 @@ extension MetricStore {
     /// nor a cache of it. The samples are those at the call (a copy-on-write snapshot).
     public func plainBody(trailer: [UInt8]) -> some BodySource {
         let (entries, keys) = state.withLock { state in (state.entries, Self.layout(&state).keys) }
-        return PlainBody(entries: entries, keys: keys, headers: headers, trailer: trailer)
+        // In key order once, rather than a dictionary lookup per family and meter while sending.
+        return PlainBody(meters: keys.map { entries[$0]! }, headers: headers, trailer: trailer)
     }
 }
 
 /// The pieces of a plain body in order: each family's header, then every meter's lines for it.
 private final class PlainBody: BodySource {
-    private let entries: [MeterKey: MetricStore.Rendered]
-    private let keys: [MeterKey]
+    private let meters: [MetricStore.Rendered]
     private let headers: [[UInt8]]
     private let trailer: [UInt8]
     let count: Int
@@ -236,18 +236,16 @@ private final class PlainBody: BodySource {
     private struct Cursor {
         var position = 0
         var family = 0
-        /// -1: the family's header; then an index into `keys`.
+        /// -1: the family's header; then an index into `meters`.
         var meter = -1
         var offset = 0
     }
 
-    init(entries: [MeterKey: MetricStore.Rendered], keys: [MeterKey], headers: [[UInt8]], trailer: [UInt8]) {
-        self.entries = entries
-        self.keys = keys
+    init(meters: [MetricStore.Rendered], headers: [[UInt8]], trailer: [UInt8]) {
+        self.meters = meters
         self.headers = headers
         self.trailer = trailer
-        count =
-            headers.reduce(0) { $0 + $1.count } + entries.values.reduce(0) { $0 + $1.bytes.count } + trailer.count
+        count = headers.reduce(0) { $0 + $1.count } + meters.reduce(0) { $0 + $1.bytes.count } + trailer.count
     }
 
     /// The piece at the cursor, or nil past the end.
@@ -255,13 +253,13 @@ private final class PlainBody: BodySource {
         if cursor.family == headers.count { return trailer[...] }
         if cursor.family > headers.count { return nil }
         if cursor.meter < 0 { return headers[cursor.family][...] }
-        return entries[keys[cursor.meter]]!.family(cursor.family)
+        return meters[cursor.meter].family(cursor.family)
     }
 
     private func advance(_ cursor: inout Cursor) {
         cursor.offset = 0
         cursor.meter += 1
-        if cursor.family >= headers.count || cursor.meter == keys.count {
+        if cursor.family >= headers.count || cursor.meter == meters.count {
             cursor.family += 1
             cursor.meter = -1
         }

@@ -41,7 +41,8 @@ struct FaultTests {
         #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "503"]) ?? 0) == 1)
     }
 
-    @Test func badGatewayAndGatewayTimeoutBackOffPerMeterAndResetOnSuccess() throws {
+    /// Meters 101, 102 and 103, RUNNING, polled every 200 ms, each polled successfully.
+    func threeRunningMeters() throws -> Stack {
         let stack = try Stack(
             simulatedMeters: "101,102,103",
             meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n",
@@ -51,6 +52,11 @@ struct FaultTests {
         for id in [101, 102, 103] { stack.setStatus(id, #""RUNNING""#) }
         try stack.startExporter()
         #expect(stack.waitForMetrics { polledWell($0, [101, 102, 103]) })
+        return stack
+    }
+
+    @Test func badGatewayAndGatewayTimeoutBackOffPerMeterAndResetOnSuccess() throws {
+        let stack = try threeRunningMeters()
         stack.control("POST", "meters/101/0.0.1/fault", #"{"status":502}"#)
         stack.control("POST", "meters/102/0.0.1/fault", #"{"status":504}"#)
         let windows = twoWindows(half: 3) { stack.requestCounts().perMeter }
@@ -72,15 +78,7 @@ struct FaultTests {
     }
 
     @Test func droppedAndTruncatedAnswersAreNetworkErrorsThatBackOff() throws {
-        let stack = try Stack(
-            simulatedMeters: "101,102,103",
-            meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n",
-            pollInterval: "200ms",
-            startExporter: false
-        )
-        for id in [101, 102, 103] { stack.setStatus(id, #""RUNNING""#) }
-        try stack.startExporter()
-        #expect(stack.waitForMetrics { polledWell($0, [101, 102, 103]) })
+        let stack = try threeRunningMeters()
         // 101: the connection closes without an answer; 102: a 200 whose body stops after 10 bytes.
         stack.control("POST", "meters/101/0.0.1/fault", #"{"reset":true}"#)
         stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"truncateAfter":10}"#)

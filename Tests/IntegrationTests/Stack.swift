@@ -67,14 +67,19 @@ final class Stack: @unchecked Sendable {
     }
 
     func startExporter(clientSecret: String = Stack.clientSecret, arguments: [String] = []) throws {
+        try launchExporter(clientSecret: clientSecret, arguments: arguments)
+        #expect(
+            eventually { http("GET", "\(exporterURL)/-/healthy").status == 200 },
+            "exporter did not start: \(exporter?.log ?? "")"
+        )
+    }
+
+    /// Starts the exporter without waiting for it (when plain HTTP cannot tell that it is up, e.g. with TLS).
+    func launchExporter(clientSecret: String = Stack.clientSecret, arguments: [String] = []) throws {
         exporter = try ManagedProcess(
             "zuora-mediation-exporter",
             ["--config.file", configURL.path, "--web.listen-address", "127.0.0.1:\(exporterPort)"] + arguments,
             environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": clientSecret]
-        )
-        #expect(
-            eventually { http("GET", "\(exporterURL)/-/healthy").status == 200 },
-            "exporter did not start: \(exporter?.log ?? "")"
         )
     }
 

@@ -42,14 +42,7 @@ struct WebServerTests {
           prometheus: '\(hash)'
         """.write(to: webConfig, atomically: true, encoding: .utf8)
         let stack = try Stack(startExporter: false)
-        stack.exporter = try ManagedProcess(
-            "zuora-mediation-exporter",
-            [
-                "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(stack.exporterPort)",
-                "--web.config.file", webConfig.path,
-            ],
-            environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
-        )
+        try stack.launchExporter(arguments: ["--web.config.file", webConfig.path])
         let url = "https://127.0.0.1:\(stack.exporterPort)"
         let tls = ["--cacert", cert]
         #expect(
@@ -99,14 +92,7 @@ struct WebServerTests {
           client_auth_type: RequireAndVerifyClientCert
         """.write(to: webConfig, atomically: true, encoding: .utf8)
         let stack = try Stack(startExporter: false)
-        stack.exporter = try ManagedProcess(
-            "zuora-mediation-exporter",
-            [
-                "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(stack.exporterPort)",
-                "--web.config.file", webConfig.path,
-            ],
-            environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
-        )
+        try stack.launchExporter(arguments: ["--web.config.file", webConfig.path])
         let url = "https://127.0.0.1:\(stack.exporterPort)/metrics"
         let trusted = ["--cacert", cert, "--cert", client.cert, "--key", client.key]
         #expect(
