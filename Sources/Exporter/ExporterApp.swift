@@ -136,6 +136,7 @@ final class ExporterApp: Sendable {
                 hub: hub,
                 metrics: metrics,
                 logger: logger,
+                owns: { [shard] in shard.owns($0) },
                 onActive: { poller.expedite($0) }
             )
             webhook.current = (webhookConfig.path, receiver)

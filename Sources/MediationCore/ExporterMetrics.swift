@@ -170,6 +170,8 @@ public final class ExporterMetrics: Sendable {
 /// The `result` label of `zuora_webhook_requests_total`.
 public enum WebhookResult: String, CaseIterable, Sendable {
     case accepted, duplicate, unauthorized, invalid, dropped
+    /// For a meter-version another shard owns (`--shard`): left to that replica's polling.
+    case otherShard = "other_shard"
 }
 
 /// The `endpoint` label of the API request series.

@@ -24,6 +24,8 @@ public final class WebhookReceiver: HTTPHandler {
     private let lastAccepted = Mutex(0.0)
     /// Called with each meter a callout put into a working state, so that polling can confirm it soon.
     private let onActive: @Sendable (MeterKey) -> Void
+    /// Whether this replica owns a meter-version (`--shard`): each one is tracked by exactly one replica.
+    private let owns: @Sendable (MeterKey) -> Bool
 
     public init(
         config: WebhookConfig,
@@ -31,9 +33,11 @@ public final class WebhookReceiver: HTTPHandler {
         hub: StatusHub,
         metrics: ExporterMetrics,
         logger: Logger,
+        owns: @escaping @Sendable (MeterKey) -> Bool = { _ in true },
         onActive: @escaping @Sendable (MeterKey) -> Void = { _ in }
     ) {
         self.onActive = onActive
+        self.owns = owns
         self.config = config
         self.secrets = secrets
         self.hub = hub
@@ -71,6 +75,16 @@ public final class WebhookReceiver: HTTPHandler {
             return Self.error(400, problem.description)
         case .success(let parsed):
             event = parsed
+        }
+        guard owns(event.key) else {
+            // Tracking it here too would give the meter a second set of series; its owner polls it.
+            // 200: a retry would come to the same answer.
+            metrics.recordWebhook(.otherShard)
+            logger.debug(
+                "ignored a callout for a meter another shard owns",
+                metadata: ["meter_id": "\(event.key.meterId)", "version": "\(event.key.version)"]
+            )
+            return .json(200, #"{"result":"other_shard"}"#)
         }
         let (changes, outcome) = hub.record(event, maxDynamicMeters: config.maxDynamicMeters)
         // Remembered only once handled, so that a retry of a refused callout is processed.

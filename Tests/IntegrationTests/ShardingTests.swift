@@ -1,4 +1,5 @@
 import Foundation
+import MediationCore
 import Testing
 
 /// Replicas started with --shard N --total-shards M poll disjoint sets that together cover every meter.
@@ -38,5 +39,62 @@ struct ShardingTests {
             environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": "b"]
         )
         #expect(bad.status == 1 && bad.output.contains("--shard must be between 0 and 2"), "\(bad.output)")
+    }
+
+    @Test func aCalloutIsTrackedOnlyByTheShardThatOwnsItsMeter() throws {
+        let stack = try Stack(
+            simulatedMeters: "101,102,103,104",
+            meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n  - id: 104\n",
+            extraConfig: "webhook:\n  insecure: true\n",
+            startExporter: false
+        )
+        let replicas = try (0..<2).map { shard in
+            let port = freePort()
+            let process = try ManagedProcess(
+                "zuora-mediation-exporter",
+                [
+                    "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(port)",
+                    "--shard", String(shard), "--total-shards", "2",
+                ],
+                environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
+            )
+            return (port: port, process: process)
+        }
+        defer { for replica in replicas { replica.process.stop() } }
+        for replica in replicas {
+            #expect(eventually { http("GET", "http://127.0.0.1:\(replica.port)/-/ready").status == 200 })
+        }
+        // A configured meter and one known only from callouts, each sent to both replicas.
+        let configured = Int64(
+            (101...104).first { Shard(index: 0, total: 2).owns(MeterKey(meterId: Int64($0), version: "0.0.1")) }!
+        )
+        let dynamic = Int64(
+            (900...999).first { Shard(index: 0, total: 2).owns(MeterKey(meterId: Int64($0), version: "0.0.1")) }!
+        )
+        for meterId in [configured, dynamic] {
+            for replica in replicas {
+                let answer = http(
+                    "POST",
+                    "http://127.0.0.1:\(replica.port)/webhooks/meter-session-status",
+                    body: WebhookTests.callout(
+                        meterId,
+                        status: "RUNNING",
+                        previous: "INITIALIZING",
+                        session: "s-\(meterId)"
+                    ),
+                    headers: ["Content-Type: application/json"]
+                )
+                let expected = replica.port == replicas[0].port ? "accepted" : "other_shard"
+                #expect(answer.status == 200 && answer.body.contains(expected), "\(meterId): \(answer.body)")
+            }
+        }
+        let owner = parseExposition(http("GET", "http://127.0.0.1:\(replicas[0].port)/metrics").body)
+        let other = parseExposition(http("GET", "http://127.0.0.1:\(replicas[1].port)/metrics").body)
+        for meterId in [configured, dynamic] {
+            let labels = ["meter_id": String(meterId), "version": "0.0.1"]
+            #expect(owner.value("zuora_meter_run_status", labels) != nil, "the owner tracks \(meterId)")
+            #expect(other.all("zuora_meter_info", labels).isEmpty, "the other shard has no series for \(meterId)")
+        }
+        #expect(other.value("zuora_webhook_requests_total", ["result": "other_shard"]) == 2)
     }
 }
