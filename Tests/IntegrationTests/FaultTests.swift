@@ -11,11 +11,7 @@ import Glibc
 @Suite(.serialized)
 struct FaultTests {
     @Test func retryAfterOn503PausesTheWholeTenantForThatLong() throws {
-        let stack = try Stack(pollInterval: "100ms", startExporter: false)
-        stack.setStatus(101, #""RUNNING""#)
-        stack.setStatus(102, #""RUNNING""#)
-        try stack.startExporter()
-        #expect(stack.waitForMetrics { polledWell($0, [101, 102]) })
+        let stack = try runningMeters([101, 102], pollInterval: "100ms")
         let retryAfter = 4.0
         let injected = Date()
         stack.control("POST", "meters/101/0.0.1/fault", #"{"status":503,"count":1,"retryAfter":4}"#)
@@ -41,22 +37,22 @@ struct FaultTests {
         #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "503"]) ?? 0) == 1)
     }
 
-    /// Meters 101, 102 and 103, RUNNING, polled every 200 ms, each polled successfully.
-    func threeRunningMeters() throws -> Stack {
+    /// Meters `ids`, RUNNING, polled every `pollInterval`, each polled successfully once.
+    func runningMeters(_ ids: [Int], pollInterval: String = "200ms") throws -> Stack {
         let stack = try Stack(
-            simulatedMeters: "101,102,103",
-            meterConfig: "  - id: 101\n  - id: 102\n  - id: 103\n",
-            pollInterval: "200ms",
+            simulatedMeters: ids.map(String.init).joined(separator: ","),
+            meterConfig: ids.map { "  - id: \($0)\n" }.joined(),
+            pollInterval: pollInterval,
             startExporter: false
         )
-        for id in [101, 102, 103] { stack.setStatus(id, #""RUNNING""#) }
+        for id in ids { stack.setStatus(id, #""RUNNING""#) }
         try stack.startExporter()
-        #expect(stack.waitForMetrics { polledWell($0, [101, 102, 103]) })
+        #expect(stack.waitForMetrics { polledWell($0, ids) })
         return stack
     }
 
     @Test func badGatewayAndGatewayTimeoutBackOffPerMeterAndResetOnSuccess() throws {
-        let stack = try threeRunningMeters()
+        let stack = try runningMeters([101, 102, 103])
         stack.control("POST", "meters/101/0.0.1/fault", #"{"status":502}"#)
         stack.control("POST", "meters/102/0.0.1/fault", #"{"status":504}"#)
         let windows = twoWindows(half: 3) { stack.requestCounts().perMeter }
@@ -78,7 +74,7 @@ struct FaultTests {
     }
 
     @Test func droppedAndTruncatedAnswersAreNetworkErrorsThatBackOff() throws {
-        let stack = try threeRunningMeters()
+        let stack = try runningMeters([101, 102, 103])
         // 101: the connection closes without an answer; 102: a 200 whose body stops after 10 bytes.
         stack.control("POST", "meters/101/0.0.1/fault", #"{"reset":true}"#)
         stack.control("POST", "meters/102/0.0.1/fault", #"{"status":200,"truncateAfter":10}"#)
@@ -112,11 +108,7 @@ struct FaultTests {
     }
 
     @Test func unreachableZuoraKeepsMetricsFastAndPollingResumesByItself() throws {
-        let stack = try Stack(pollInterval: "200ms", startExporter: false)
-        stack.setStatus(101, #""RUNNING""#)
-        stack.setStatus(102, #""RUNNING""#)
-        try stack.startExporter()
-        #expect(stack.waitForMetrics { polledWell($0, [101, 102]) })
+        let stack = try runningMeters([101, 102])
         let healthy = (0..<10).map { _ in timedScrape(stack) }
         stack.simulator.stop(signal: SIGKILL)
         var down: [Double] = []

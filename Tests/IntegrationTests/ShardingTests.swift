@@ -5,6 +5,20 @@ import Testing
 /// Replicas started with --shard N --total-shards M poll disjoint sets that together cover every meter.
 @Suite(.serialized)
 struct ShardingTests {
+    /// An exporter started as replica `shard` of `total` on the stack's configuration, and its port.
+    static func replica(_ shard: Int, of total: Int, _ stack: Stack) throws -> (port: Int, process: ManagedProcess) {
+        let port = freePort()
+        let process = try ManagedProcess(
+            "zuora-mediation-exporter",
+            [
+                "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(port)",
+                "--shard", String(shard), "--total-shards", String(total),
+            ],
+            environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
+        )
+        return (port, process)
+    }
+
     @Test func shardsPartitionTheMeters() throws {
         let ids = Array(101...130)
         let stack = try Stack(
@@ -14,15 +28,7 @@ struct ShardingTests {
         )
         var owned: [[String]] = []
         for shard in 0..<3 {
-            let port = freePort()
-            let replica = try ManagedProcess(
-                "zuora-mediation-exporter",
-                [
-                    "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(port)",
-                    "--shard", String(shard), "--total-shards", "3",
-                ],
-                environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
-            )
+            let (port, replica) = try Self.replica(shard, of: 3, stack)
             defer { replica.stop() }
             #expect(eventually { http("GET", "http://127.0.0.1:\(port)/-/ready").status == 200 }, "\(replica.log)")
             let samples = parseExposition(http("GET", "http://127.0.0.1:\(port)/metrics").body)
@@ -48,18 +54,7 @@ struct ShardingTests {
             extraConfig: "webhook:\n  insecure: true\n",
             startExporter: false
         )
-        let replicas = try (0..<2).map { shard in
-            let port = freePort()
-            let process = try ManagedProcess(
-                "zuora-mediation-exporter",
-                [
-                    "--config.file", stack.configURL.path, "--web.listen-address", "127.0.0.1:\(port)",
-                    "--shard", String(shard), "--total-shards", "2",
-                ],
-                environment: ["ZUORA_CLIENT_ID": Stack.clientId, "ZUORA_CLIENT_SECRET": Stack.clientSecret]
-            )
-            return (port: port, process: process)
-        }
+        let replicas = try (0..<2).map { try Self.replica($0, of: 2, stack) }
         defer { for replica in replicas { replica.process.stop() } }
         for replica in replicas {
             #expect(eventually { http("GET", "http://127.0.0.1:\(replica.port)/-/ready").status == 200 })
