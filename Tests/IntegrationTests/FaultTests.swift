@@ -59,12 +59,7 @@ struct FaultTests {
         expectBackoff(windows, failing: [101, 102], healthy: 103, interval: 0.2)
 
         let samples = stack.metrics()
-        for (id, reason) in [(101, "server_error"), (102, "timeout")] {
-            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
-            #expect(errors.map { $0.labels["reason"] } == [reason], "\(id): \(errors)")
-            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
-            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
-        }
+        expectFailing(samples, [101: "server_error", 102: "timeout"])
         #expect(samples.all("zuora_meter_poll_errors_total", meter(103)).isEmpty)
         #expect(samples.value("zuora_meter_poll_success", meter(103)) == 1)
         for code in ["502", "504"] {
@@ -92,12 +87,7 @@ struct FaultTests {
         expectBackoff(windows, failing: [101, 102], healthy: 103, interval: 0.2)
 
         let samples = stack.metrics()
-        for id in [101, 102] {
-            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
-            #expect(errors.map { $0.labels["reason"] } == ["network"], "\(id): \(errors)")
-            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
-            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
-        }
+        expectFailing(samples, [101: "network", 102: "network"])
         #expect(samples.all("zuora_meter_poll_errors_total", meter(103)).isEmpty)
         #expect(samples.value("zuora_meter_poll_success", meter(103)) == 1)
         #expect((samples.value("zuora_api_requests_total", ["endpoint": "run_status", "code": "0"]) ?? 0) >= 6)
@@ -128,12 +118,7 @@ struct FaultTests {
         )
         #expect(unhealthy.isEmpty, "/-/healthy stays 200 (got \(unhealthy))")
         let samples = stack.metrics()
-        for id in [101, 102] {
-            let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
-            #expect(errors.map { $0.labels["reason"] } == ["network"], "\(id): \(errors)")
-            #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0)
-            #expect(samples.value("zuora_meter_run_status", meter(id)) == 5, "\(id) keeps its last status")
-        }
+        expectFailing(samples, [101: "network", 102: "network"])
 
         // Zuora comes back on the same address, knowing neither the old token nor the old statuses.
         let restarted = try ManagedProcess(
@@ -206,6 +191,24 @@ extension Stack {
 }
 
 /// Whether the last poll of each of these meters succeeded.
+/// Each meter's polls fail for that one reason, and it keeps its last status (RUNNING, 5).
+private func expectFailing(
+    _ samples: [Sample],
+    _ reasons: [Int: String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for (id, reason) in reasons {
+        let errors = samples.all("zuora_meter_poll_errors_total", meter(id))
+        #expect(errors.map { $0.labels["reason"] } == [reason], "\(id): \(errors)", sourceLocation: sourceLocation)
+        #expect(samples.value("zuora_meter_poll_success", meter(id)) == 0, sourceLocation: sourceLocation)
+        #expect(
+            samples.value("zuora_meter_run_status", meter(id)) == 5,
+            "\(id) keeps its last status",
+            sourceLocation: sourceLocation
+        )
+    }
+}
+
 private func polledWell(_ samples: [Sample], _ ids: [Int]) -> Bool {
     ids.allSatisfy { samples.value("zuora_meter_poll_success", meter($0)) == 1 }
 }
