@@ -6,3 +6,12 @@ public protocol BodySource: Sendable {
     /// Copies the body's bytes from `position` on into `buffer`; returns how many (0 past the end).
     func read(at position: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int
 }
+
+extension BodySource {
+    /// The whole body at once (tests, and callers that need it in one piece).
+    public func readAll() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let read = bytes.withUnsafeMutableBytes { self.read(at: 0, into: $0) }
+        return Array(bytes.prefix(read))
+    }
+}

@@ -61,11 +61,7 @@ public struct HTTPResponse: Sendable {
     /// The whole body (joined when it has several parts, read out when it has a source).
     public var body: [UInt8] {
         get {
-            if let source {
-                var bytes = [UInt8](repeating: 0, count: source.count)
-                let read = bytes.withUnsafeMutableBytes { source.read(at: 0, into: $0) }
-                return Array(bytes.prefix(read))
-            }
+            if let source { return source.readAll() }
             return bodyParts.count == 1 ? bodyParts[0] : Array(bodyParts.joined())
         }
         set { bodyParts = [newValue] }

@@ -129,12 +129,7 @@ public final class MetricStore: Sendable {
     public var count: Int { state.withLock { $0.entries.count } }
 
     /// The per-meter part as one array (tests and fuzzing; scrapes use `plainBody` and `bodySegments`).
-    public func body() -> [UInt8] {
-        let source = plainBody(trailer: [])
-        var bytes = [UInt8](repeating: 0, count: source.count)
-        _ = bytes.withUnsafeMutableBytes { source.read(at: 0, into: $0) }
-        return bytes
-    }
+    public func body() -> [UInt8] { plainBody(trailer: []).readAll() }
 
     /// The per-meter part as non-final gzip segments: each family's header, then its lines group by group.
     /// Only the groups that changed since they were last compressed are compressed again.

@@ -278,9 +278,7 @@ struct RenderingTests {
         let source = hub.store.plainBody(trailer: [])
         let before = hub.store.body()
         hub.record(ok(running, 8, at: 1_700_000_500))
-        var all = [UInt8](repeating: 0, count: source.count)
-        _ = all.withUnsafeMutableBytes { source.read(at: 0, into: $0) }
-        let unchanged = all == before
+        let unchanged = source.readAll() == before
         #expect(unchanged)
         #expect(hub.store.body() != before, "the next body has the change")
     }
