@@ -106,8 +106,11 @@ step() {
   if [ "$status" -ne 0 ]; then
     result="FAILED (exit $status)"
     failed=1
-    echo "---- $label: end of its output ($log) ----"
-    grep -v "Cannot export local symbol" "$log" | tail -60
+    # The failed expectations first (the tail alone may not reach them), then the end of the output.
+    echo "---- $label: failures ($log) ----"
+    grep -E -A6 "✘|Expectation failed|recorded an issue|error:" "$log" | grep -v "Cannot export local symbol" | head -80
+    echo "---- $label: end of its output ----"
+    grep -v "Cannot export local symbol" "$log" | tail -30
     echo "----"
   fi
   # swift test's closing line, when there is one.

@@ -13,6 +13,9 @@ public struct HTTPServerSettings: Sendable {
     public var maxConnections: Int = 1024
     /// Seconds a connection may stay idle (slowloris protection).
     public var idleTimeout: Int = 30
+    /// Size of the thread pool; 0 gives each connection its own thread instead, so that a handler that
+    /// blocks (the simulator's injected delays) holds up only its own connection, not every connection
+    /// that shares its pool thread.
     public var threads: Int = 4
     /// Request bodies over this size are answered 413.
     public var maxBodyBytes: Int = 1 << 20
@@ -65,7 +68,14 @@ public final class MicroHTTPServer: Sendable {
     }
 
     public func start() throws(ServerError) {
-        var flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue)
+        // libmicrohttpd does not combine epoll with a thread per connection.
+        var flags =
+            settings.threads > 0
+            ? UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue)
+            : UInt32(
+                MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_THREAD_PER_CONNECTION.rawValue
+                    | MHD_USE_POLL.rawValue
+            )
         if settings.tls != nil { flags |= UInt32(MHD_USE_TLS.rawValue) }
         var ipv4 = sockaddr_in()
         var ipv6 = sockaddr_in6()

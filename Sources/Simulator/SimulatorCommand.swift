@@ -39,8 +39,14 @@ struct SimulatorCommand: AsyncParsableCommand {
     )
     var step = "0"
 
-    @Option(name: .customLong("threads"), help: "HTTP server threads.")
-    var threads = 8
+    @Option(
+        name: .customLong("threads"),
+        help: """
+            HTTP server thread pool size; 0 gives each connection its own thread, so that an injected delay \
+            holds up only its own connection, as a hung Zuora would.
+            """
+    )
+    var threads = 0
 
     @Option(name: .customLong("tls.cert-file"), help: "Serve HTTPS with this PEM certificate (with --tls.key-file).")
     var tlsCertFile: String?
