@@ -36,7 +36,14 @@ struct DashboardTests {
             #expect(http("POST", "\(stack.exporterURL)/webhooks/meter-session-status", body: callout).status == 200)
         }
         stack.setStatus(101, #""FAILED""#)
-        Thread.sleep(forTimeInterval: 5)  // a few scrapes, so that rates over 1m have two samples
+        // A few scrapes after the callouts, so that rates over 1m have two samples.
+        let sessionScrapes = "count_over_time(zuora_meter_session_duration_seconds_count[1m]) >= 3"
+        #expect(
+            eventually(timeout: 30) {
+                http("GET", "\(base)/api/v1/query", extra: ["-G", "--data-urlencode", "query=\(sessionScrapes)"])
+                    .body.contains(#""result":[{"#)
+            }
+        )
         let result = try runTool(
             "/usr/bin/python3",
             [

@@ -39,6 +39,8 @@ struct EndpointTests {
 
     @Test func sigintAlsoStopsCleanly() throws {
         let stack = try Stack()
+        // Ready means the services run, so their signal handlers are in place.
+        #expect(eventually { http("GET", "\(stack.exporterURL)/-/ready").status == 200 })
         #expect(stack.exporter?.stop(signal: SIGINT) == 0)
     }
 

@@ -19,7 +19,7 @@ struct FaultTests {
         #expect(stack.waitForMetrics(timeout: 3) { ($0.value("zuora_meter_poll_errors_total", serverError) ?? 0) >= 1 })
         let seen = Date()
         // A poll of 102 that passed the gate before the 503 came back may still land.
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: 1)
         let paused = stack.requestCounts()
         let resumed = eventually(timeout: retryAfter + 4) { stack.requestCounts().total != paused.total }
         let resumedAt = Date()
@@ -104,7 +104,7 @@ struct FaultTests {
         var down: [Double] = []
         var unhealthy: [Int] = []
         let start = Date()
-        while Date().timeIntervalSince(start) < 5 {
+        while Date().timeIntervalSince(start) < 5 || down.count < 10 {
             down.append(timedScrape(stack))
             let probe = http("GET", "\(stack.exporterURL)/-/healthy").status
             if probe != 200 { unhealthy.append(probe) }
@@ -113,7 +113,7 @@ struct FaultTests {
         let (healthyMedian, downMedian) = (median(healthy), median(down))
         #expect(down.count >= 10 && down.allSatisfy { $0 < 1 }, "every scrape under 1 s: slowest \(down.max() ?? 0) s")
         #expect(
-            downMedian <= 3 * healthyMedian + 0.05,
+            downMedian <= 3 * healthyMedian + 0.2,
             "scrapes as quick as when Zuora answered: median \(downMedian) s against \(healthyMedian) s"
         )
         #expect(unhealthy.isEmpty, "/-/healthy stays 200 (got \(unhealthy))")
@@ -133,7 +133,7 @@ struct FaultTests {
         stack.setStatus(101, #""FAILED""#)
         // The next polls come when the backoff of 5 s of failures is over: usually a few seconds.
         #expect(
-            stack.waitForMetrics(timeout: 45) { samples in
+            stack.waitForMetrics(timeout: 120) { samples in
                 polledWell(samples, [101, 102]) && samples.value("zuora_meter_run_status", meter(101)) == 8
                     && samples.value("zuora_meter_run_status", meter(102)) == 1
             },
@@ -277,8 +277,9 @@ private func expectRecovery(
 ) {
     for (id, code) in statuses { stack.setStatus(id, String(code)) }
     stack.control("DELETE", "faults")
-    // The next poll comes when the backoff is over: usually a few seconds here, rarely half a minute.
-    let recovered = stack.waitForMetrics(timeout: 45) { samples in
+    // The next poll comes when the backoff is over: usually a few seconds here, rarely a minute
+    // (full jitter on a 600 s cap): the wait costs time only when recovery is broken.
+    let recovered = stack.waitForMetrics(timeout: 120) { samples in
         statuses.allSatisfy { id, code in
             samples.value("zuora_meter_poll_success", meter(id)) == 1
                 && samples.value("zuora_meter_run_status", meter(id)) == Double(code)
@@ -304,21 +305,6 @@ private func expectRecovery(
             sourceLocation: sourceLocation
         )
     }
-}
-
-/// Seconds one scrape of /metrics took, as curl measures it (timed around `http`, starting the process
-/// and waiting for it added tens of milliseconds, unevenly), expecting a 200.
-private func timedScrape(_ stack: Stack) -> Double {
-    let result = try? runTool(
-        "/usr/bin/curl",
-        [
-            "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "5",
-            "\(stack.exporterURL)/metrics",
-        ]
-    )
-    let fields = (result?.output ?? "").split(separator: " ")
-    #expect(fields.first == "200", "/metrics answers 200: \(result?.output ?? "curl did not run")")
-    return fields.count == 2 ? Double(fields[1]) ?? 5 : 5
 }
 
 private func median(_ values: [Double]) -> Double {

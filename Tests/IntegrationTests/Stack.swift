@@ -129,3 +129,18 @@ final class Stack: @unchecked Sendable {
 
 /// `meter_id` and `version` labels of one meter-version.
 func meter(_ id: Int, _ version: String = "0.0.1") -> [String: String] { ["meter_id": String(id), "version": version] }
+
+/// Seconds one scrape of /metrics took, as curl measures it (timed around `http`, starting the process
+/// and waiting for it added tens of milliseconds, unevenly), expecting a 200.
+func timedScrape(_ stack: Stack) -> Double {
+    let result = try? runTool(
+        "/usr/bin/curl",
+        [
+            "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "5",
+            "\(stack.exporterURL)/metrics",
+        ]
+    )
+    let fields = (result?.output ?? "").split(separator: " ")
+    #expect(fields.first == "200", "/metrics answers 200: \(result?.output ?? "curl did not run")")
+    return fields.count == 2 ? Double(fields[1]) ?? 5 : 5
+}
