@@ -142,10 +142,7 @@ struct FaultTests {
     }
 
     @Test func aWorldReadableSecretFileGetsAWarningThatHidesTheSecret() throws {
-        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "zme-secret-\(UUID().uuidString)"
-        )
-        try "\(Stack.clientSecret)\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        let secretFile = try temporarySecretFile(holding: "\(Stack.clientSecret)\n")
         defer { try? FileManager.default.removeItem(at: secretFile) }
         let stack = try Stack(extraZuora: "  client_secret_file: \(secretFile.path)\n", startExporter: false)
         for (mode, warns) in [(0o644, true), (0o600, false)] {

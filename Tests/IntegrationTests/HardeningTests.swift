@@ -111,10 +111,7 @@ struct HardeningTests {
     }
 
     @Test func reloadAppliesAValidConfigAndRefusesABadOne() throws {
-        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "zme-secret-\(UUID().uuidString)"
-        )
-        try "wrong-secret".write(to: secretFile, atomically: true, encoding: .utf8)
+        let secretFile = try temporarySecretFile(holding: "wrong-secret")
         defer { try? FileManager.default.removeItem(at: secretFile) }
         let zuora = "  client_secret_file: \(secretFile.path)\n"
         let stack = try Stack(simulatedMeters: "101,102,103", extraZuora: zuora)

@@ -199,3 +199,10 @@ func makeCertificate(in directory: URL) throws -> (cert: String, key: String) {
     try #require(made.status == 0, "\(made.output)")
     return (cert, key)
 }
+
+/// A new file under the temporary directory holding `secret`, for `client_secret_file`; the caller removes it.
+func temporarySecretFile(holding secret: String) throws -> URL {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("zme-secret-\(UUID().uuidString)")
+    try secret.write(to: file, atomically: true, encoding: .utf8)
+    return file
+}
