@@ -56,6 +56,7 @@ final class ExporterApp: Sendable {
         shard: Shard,
         telemetryPath: String,
         maxConcurrentScrapes: Int = 10,
+        lifecycleEnabled: Bool = false,
         logger: Logger
     ) {
         self.configFile = configFile
@@ -90,7 +91,8 @@ final class ExporterApp: Sendable {
             settings: .init(
                 telemetryPath: telemetryPath,
                 version: BuildInfo.version,
-                maxConcurrentScrapes: maxConcurrentScrapes
+                maxConcurrentScrapes: maxConcurrentScrapes,
+                lifecycleEnabled: lifecycleEnabled
             ),
             hub: hub,
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },

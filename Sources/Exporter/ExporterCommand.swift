@@ -44,6 +44,12 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.max-concurrent-scrapes"), help: "Scrapes answered at once; more get 503.")
     var maxConcurrentScrapes = 10
 
+    @Flag(
+        name: .customLong("web.enable-lifecycle"),
+        help: "Enable POST /-/reload (SIGHUP reloads the configuration either way)."
+    )
+    var enableLifecycle = false
+
     @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (with --total-shards).")
     var shard = 0
 
@@ -105,6 +111,7 @@ struct ExporterCommand: AsyncParsableCommand {
             shard: shard,
             telemetryPath: telemetryPath,
             maxConcurrentScrapes: maxConcurrentScrapes,
+            lifecycleEnabled: enableLifecycle,
             logger: logger
         )
         let handler = BasicAuthGate(users: webConfig.basicAuthUsers, inner: app.routes)

@@ -8,11 +8,19 @@ public struct ExporterRoutes: HTTPHandler {
         public var version: String
         /// Scrapes served at once; more are answered 503 (a scrape storm must not exhaust the server).
         public var maxConcurrentScrapes: Int
+        /// `POST /-/reload` (`--web.enable-lifecycle`, as Prometheus has it); off, it is answered 403.
+        public var lifecycleEnabled: Bool
 
-        public init(telemetryPath: String, version: String, maxConcurrentScrapes: Int = 10) {
+        public init(
+            telemetryPath: String,
+            version: String,
+            maxConcurrentScrapes: Int = 10,
+            lifecycleEnabled: Bool = false
+        ) {
             self.telemetryPath = telemetryPath
             self.version = version
             self.maxConcurrentScrapes = maxConcurrentScrapes
+            self.lifecycleEnabled = lifecycleEnabled
         }
     }
 
@@ -45,6 +53,17 @@ public struct ExporterRoutes: HTTPHandler {
         self.reload = reload
     }
 
+    public func admit(_ head: HTTPRequest) -> Admission {
+        if let route = extraRoute(head.path) { return route.admit(head) }
+        if head.path == "/-/reload", !settings.lifecycleEnabled { return .refuse(Self.lifecycleDisabled) }
+        return .proceed(maxBodyBytes: HTTPRequest.smallBodyBytes)
+    }
+
+    static let lifecycleDisabled = HTTPResponse.text(
+        403,
+        "Lifecycle API is not enabled: start the exporter with --web.enable-lifecycle, or send it SIGHUP.\n"
+    )
+
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         if let route = extraRoute(request.path) { return route.handle(request) }
         switch request.path {
@@ -70,6 +89,7 @@ public struct ExporterRoutes: HTTPHandler {
         case "/-/healthy":
             return .text(200, "Healthy.\n")
         case "/-/reload":
+            guard settings.lifecycleEnabled else { return Self.lifecycleDisabled }
             guard request.method == "POST" || request.method == "PUT" else { return methodNotAllowed("POST") }
             switch reload() {
             case .success(let message): return .text(200, message + "\n")

@@ -123,7 +123,7 @@ public final class Poller: Sendable {
 
     /// Polls one meter-version, reports the outcome and schedules its next poll.
     public func poll(_ key: MeterKey) async {
-        let result = await fetcher.fetchRunStatus(key)
+        let result = await fetcher.fetchRunStatus(key).result
         let now = Clock.now()
         let changes = hub.record(PollOutcome(key: key, result: result, at: now))
         log(changes, result)

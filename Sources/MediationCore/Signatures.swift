@@ -38,24 +38,40 @@ public enum Signatures {
     }
 
     /// Decodes a hex or base64 signature as the configuration says it is encoded; nil when malformed.
+    /// Works on bytes: a header may hold any UTF-8 (or worse), and stepping through Characters after
+    /// counting bytes once trapped on `é`.
     public static func decode(_ text: String, encoding: SignatureEncoding) -> [UInt8]? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var bytes = ArraySlice(text.utf8)
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
         // Some senders prefix the algorithm, as in `sha256=…`.
-        let value = trimmed.lowercased().hasPrefix("sha256=") ? String(trimmed.dropFirst(7)) : trimmed
+        let prefix = Array("sha256=".utf8)
+        if bytes.count >= prefix.count, zip(bytes.prefix(prefix.count), prefix).allSatisfy({ $0 | 0x20 == $1 }) {
+            bytes = bytes.dropFirst(prefix.count)
+        }
         switch encoding {
         case .base64:
-            return Data(base64Encoded: value).map { Array($0) }
+            return Data(base64Encoded: Data(bytes)).map { Array($0) }
         case .hex:
-            guard value.utf8.count % 2 == 0 else { return nil }
-            var bytes: [UInt8] = []
-            var index = value.startIndex
-            while index < value.endIndex {
-                let next = value.index(index, offsetBy: 2)
-                guard let byte = UInt8(value[index..<next], radix: 16) else { return nil }
-                bytes.append(byte)
-                index = next
+            guard bytes.count % 2 == 0 else { return nil }
+            var decoded: [UInt8] = []
+            decoded.reserveCapacity(bytes.count / 2)
+            var index = bytes.startIndex
+            while index < bytes.endIndex {
+                guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else { return nil }
+                decoded.append(high << 4 | low)
+                index += 2
             }
-            return bytes
+            return decoded
+        }
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 

@@ -69,7 +69,11 @@ public final class ZuoraAPIClient: RunStatusFetching {
         await tokens.replaceCredentials(credentials, force: baseChanged)
     }
 
-    public func fetchRunStatus(_ key: MeterKey) async -> PollOutcome.Result {
+    public func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
+        FetchResult(await runStatus(key))
+    }
+
+    private func runStatus(_ key: MeterKey) async -> PollOutcome.Result {
         let settings = self.settings.withLock { $0 }
         var retriedAfter401 = false
         while true {

@@ -16,16 +16,16 @@ actor FakeFetcher: RunStatusFetching {
         self.delay = delay
     }
 
-    func fetchRunStatus(_ key: MeterKey) async -> PollOutcome.Result {
+    func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
         inFlight += 1
         maxInFlight = max(maxInFlight, inFlight)
         calls[key, default: 0] += 1
         if delay > .zero { try? await Task.sleep(for: delay) }
         inFlight -= 1
-        guard var script = scripts[key], !script.isEmpty else { return .status(RunStatus(code: 5)) }
+        guard var script = scripts[key], !script.isEmpty else { return FetchResult(.status(RunStatus(code: 5))) }
         let answer = script.removeFirst()
         scripts[key] = script.isEmpty ? [answer] : script
-        return answer
+        return FetchResult(answer)
     }
 }
 

@@ -1,0 +1,139 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Time for waiting and measuring: seconds on a clock that only moves forward at a steady rate, whatever
+/// happens to the wall clock (an NTP step, a VM resumed from a snapshot). Schedules, back-offs, gates,
+/// budget windows, token lifetimes and timeouts run on it; shown timestamps use `WallClock`.
+public protocol MonotonicClock: Sendable {
+    /// Seconds since an arbitrary origin fixed for the life of the process.
+    func now() -> Double
+    /// Returns at `deadline` (or at once when it has passed); throws `CancellationError` when the task is
+    /// cancelled first.
+    func sleep(until deadline: Double) async throws
+}
+
+extension MonotonicClock {
+    public func sleep(for seconds: Double) async throws { try await sleep(until: now() + seconds) }
+}
+
+/// `CLOCK_MONOTONIC`.
+public struct SystemMonotonicClock: MonotonicClock {
+    public init() {}
+
+    public func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    public func sleep(until deadline: Double) async throws {
+        let seconds = deadline - now()
+        guard seconds > 0 else {
+            try Task.checkCancellation()
+            return
+        }
+        // Clamped to a day (the caller loops when it must wait longer): a conversion of a huge Double traps.
+        try await Task.sleep(for: .milliseconds(Int64(min(seconds, 86_400) * 1000)))
+    }
+}
+
+/// Seconds since the Unix epoch: only for timestamps the exporter shows (metrics, logs, the landing page).
+public protocol WallClock: Sendable {
+    func now() -> Double
+}
+
+/// `CLOCK_REALTIME`.
+public struct SystemWallClock: WallClock {
+    public init() {}
+
+    public func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+/// A monotonic clock that moves only when told to: tests drive schedules, back-offs and pauses with it
+/// instead of sleeping. Sleepers whose deadline is reached by `advance` are resumed in deadline order.
+public final class ManualClock: MonotonicClock {
+    private struct Sleeper {
+        let id: Int
+        let deadline: Double
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now: Double
+        var nextId = 0
+        var sleepers: [Sleeper] = []
+        var cancelled: Set<Int> = []
+    }
+
+    private let state: Mutex<State>
+
+    public init(now: Double = 1000) { state = Mutex(State(now: now)) }
+
+    public func now() -> Double { state.withLock { $0.now } }
+
+    /// How many tasks are asleep on this clock: lets a test wait until a loop has parked before advancing.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    /// The earliest deadline anyone sleeps until.
+    public var nextDeadline: Double? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+
+    public func sleep(until deadline: Double) async throws {
+        let id = state.withLock { state in
+            defer { state.nextId += 1 }
+            return state.nextId
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resume: Result<Void, any Error>? = state.withLock { state in
+                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return nil
+                }
+                if let resume { continuation.resume(with: resume) }
+            }
+        } onCancel: {
+            let sleeper: Sleeper? = state.withLock { state in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else {
+                    // Not parked yet: the continuation sees the mark and throws at once.
+                    state.cancelled.insert(id)
+                    return nil
+                }
+                return state.sleepers.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves time forward and wakes every sleeper whose deadline is reached.
+    public func advance(by seconds: Double) {
+        let due: [Sleeper] = state.withLock { state in
+            state.now += max(0, seconds)
+            let now = state.now
+            let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
+            state.sleepers.removeAll { $0.deadline <= now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+}
+
+/// A wall clock that shows what a test sets: stepping it back or ahead must change no poll's timing.
+public final class ManualWallClock: WallClock {
+    private let current: Mutex<Double>
+
+    public init(now: Double = 1_800_000_000) { current = Mutex(now) }
+
+    public func now() -> Double { current.withLock { $0 } }
+
+    public func set(_ seconds: Double) { current.withLock { $0 = seconds } }
+
+    public func step(by seconds: Double) { current.withLock { $0 += seconds } }
+}
