@@ -46,6 +46,9 @@ final class ExporterApp: Sendable {
     private let shard: Shard
     private let logger: Logger
     private let webhook = WebhookSlot()
+    /// Recent notification ids and the last accepted callout: kept across reloads, so that a reload
+    /// neither forgets which callouts were handled nor resets the callout-health signal.
+    private let calloutMemory: CalloutMemory
     private let reloading = Mutex(())
     /// Lets the routes, made before `self` exists, reach `reload()`.
     private let reloader = Reloader()
@@ -78,13 +81,15 @@ final class ExporterApp: Sendable {
             userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
         )
         let webhook = self.webhook
+        let calloutMemory = CalloutMemory(capacity: loaded.config.webhook?.dedupWindow ?? 10_000)
+        self.calloutMemory = calloutMemory
         poller = Poller(
             hub: hub,
             fetcher: client,
             settings: Self.pollSettings(loaded.config, shard: shard),
             metrics: metrics,
             logger: logger,
-            calloutsHealthy: { webhook.current?.receiver.receivedRecently() ?? false }
+            calloutsHealthy: { webhook.current != nil && calloutMemory.acceptedRecently() }
         )
         let poller = self.poller
         routes = ExporterRoutes(
@@ -112,7 +117,7 @@ final class ExporterApp: Sendable {
     }
 
     static func pollSettings(_ config: ExporterConfig, shard: Shard) -> PollSettings {
-        PollSettings(
+        var settings = PollSettings(
             plan: PollPlan(
                 activeInterval: config.pollInterval,
                 restInterval: max(config.pollInterval, config.idlePollInterval),
@@ -121,6 +126,8 @@ final class ExporterApp: Sendable {
             maxConcurrency: config.zuora.maxConcurrency,
             webhookRestInterval: config.webhook == nil ? nil : config.webhookIdlePollInterval
         )
+        settings.dynamicMeterTTL = config.webhook?.dynamicMeterTTL
+        return settings
     }
 
     private func apply(_ loaded: LoadedConfig) {
@@ -132,12 +139,14 @@ final class ExporterApp: Sendable {
                 logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")
             }
             let poller = self.poller
+            calloutMemory.resize(to: webhookConfig.dedupWindow)
             let receiver = WebhookReceiver(
                 config: webhookConfig,
                 secrets: secrets,
                 hub: hub,
                 metrics: metrics,
                 logger: logger,
+                memory: calloutMemory,
                 owns: { [shard] in shard.owns($0) },
                 onActive: { poller.expedite($0) }
             )

@@ -8,9 +8,28 @@ import Glibc
 /// `meterId`, `meterName`, `sessionId`, `runType`, `status`, `previousStatus`, `startTime`, `endTime`,
 /// and optionally `version`. Ids may be numbers or strings; times are ISO 8601 and may be empty.
 public enum CalloutBody {
+    /// Longest values kept from a callout, in UTF-8 bytes. Everything a callout carries can end up in
+    /// memory, on /metrics and on the landing page: longer values are refused (400), not cut, so that
+    /// two different long values never merge into one.
+    public enum Limits {
+        public static let version = 64
+        public static let meterName = 256
+        public static let sessionId = 128
+        public static let notificationId = 128
+    }
+
     public static func parse(_ body: [UInt8]) -> Result<StatusEvent, CalloutProblem> {
         guard let fields = try? JSONDecoder().decode(Fields.self, from: Data(body)) else {
             return .failure(CalloutProblem("body is not a JSON object"))
+        }
+        for (name, value, limit) in [
+            ("version", fields.version?.text, Limits.version),
+            ("meterName", fields.meterName?.text, Limits.meterName),
+            ("sessionId", fields.sessionId?.text, Limits.sessionId),
+        ] {
+            if let value, value.utf8.count > limit {
+                return .failure(CalloutProblem("\(name) is longer than \(limit) bytes"))
+            }
         }
         guard let meterText = fields.meterId?.text, let meterId = Int64(meterText), meterId > 0 else {
             return .failure(CalloutProblem("meterId is missing or not a positive integer"))
@@ -19,12 +38,12 @@ public enum CalloutBody {
             return .failure(CalloutProblem("status is missing"))
         }
         guard let status = RunStatus(name: statusName.uppercased()) else {
-            return .failure(CalloutProblem("status \(statusName) is not a documented session status"))
+            return .failure(CalloutProblem("status \(Excerpt.of(statusName)) is not a documented session status"))
         }
         var previous: RunStatus?
         if let previousName = fields.previousStatus?.text, !previousName.isEmpty {
             guard let known = RunStatus(name: previousName.uppercased()) else {
-                return .failure(CalloutProblem("previousStatus \(previousName) is not a documented session status"))
+                return .failure(CalloutProblem("previousStatus \(Excerpt.of(previousName)) is not a documented session status"))
             }
             previous = known
         }
@@ -33,7 +52,7 @@ public enum CalloutBody {
         }
         let runType = (fields.runType?.text).map { $0.isEmpty ? "NORMAL" : $0.uppercased() } ?? "NORMAL"
         guard runType == "NORMAL" || runType == "DEBUG" else {
-            return .failure(CalloutProblem("runType \(runType) is neither NORMAL nor DEBUG"))
+            return .failure(CalloutProblem("runType \(Excerpt.of(runType)) is neither NORMAL nor DEBUG"))
         }
         var version = ExporterConfig.defaultVersion
         if let given = fields.version?.text, !given.isEmpty { version = given }
@@ -42,11 +61,11 @@ public enum CalloutBody {
         let endText = fields.endTime?.text ?? ""
         if !endText.isEmpty {
             guard let end = ISO8601.seconds(endText) else {
-                return .failure(CalloutProblem("endTime \(endText) is not ISO 8601"))
+                return .failure(CalloutProblem("endTime \(Excerpt.of(endText)) is not ISO 8601"))
             }
             if !startText.isEmpty {
                 guard let start = ISO8601.seconds(startText) else {
-                    return .failure(CalloutProblem("startTime \(startText) is not ISO 8601"))
+                    return .failure(CalloutProblem("startTime \(Excerpt.of(startText)) is not ISO 8601"))
                 }
                 if end >= start { duration = end - start }
             }
@@ -94,6 +113,21 @@ public enum CalloutBody {
                 )
             }
         }
+    }
+}
+
+/// The start of a text from outside, for messages and logs: at most `limit` characters, with
+/// control characters escaped, so that a hostile value cannot flood a log line or forge one.
+public enum Excerpt {
+    public static func of(_ text: String, limit: Int = 64) -> String {
+        var out = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            guard count < limit else { return out + "…" }
+            out += scalar.value < 0x20 || scalar.value == 0x7f ? scalar.escaped(asASCII: true) : String(scalar)
+            count += 1
+        }
+        return out
     }
 }
 

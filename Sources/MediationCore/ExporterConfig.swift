@@ -36,7 +36,7 @@ public struct ExporterConfig: Sendable, Equatable {
     public static func parse(yaml: String) throws(ConfigError) -> ExporterConfig {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try Yams.compose(yaml: ConfigText.droppingByteOrderMark(yaml))
         } catch {
             throw ConfigError(path: "", line: nil, message: "not valid YAML: \(error)")
         }
@@ -90,6 +90,15 @@ public struct ExporterConfig: Sendable, Equatable {
         zuora.clientSecretFile = try optionalString("client_secret_file")
         zuora.entityIds = try optionalString("entity_ids")
         zuora.orgIds = try optionalString("org_ids")
+        // These become request headers: a CR or LF would start a header of the file's choosing.
+        for key in ["entity_ids", "org_ids"] {
+            if let entry = entries[key], let problem = ConfigText.headerValueProblem(try entry.string()) {
+                throw entry.error(problem)
+            }
+        }
+        if ConfigText.headerValueProblem(base) != nil || base.unicodeScalars.contains(where: { $0.value <= 0x20 }) {
+            throw baseNode.error("must not contain spaces or control characters")
+        }
         zuora.trackId = try optionalString("track_id")
         zuora.caFile = try optionalString("ca_file")
         if let insecure = entries["insecure_skip_verify"] { zuora.insecureSkipVerify = try insecure.bool() }
@@ -139,6 +148,24 @@ public struct ExporterConfig: Sendable, Equatable {
             specs.append(MeterSpec(key: key, name: name))
         }
         return specs
+    }
+}
+
+/// Checks on configuration text that the YAML parser leaves to us.
+public enum ConfigText {
+    /// Editors on Windows save UTF-8 with a byte order mark; YAML allows one at the start.
+    public static func droppingByteOrderMark(_ text: String) -> String {
+        text.hasPrefix("\u{FEFF}") ? String(text.unicodeScalars.dropFirst()) : text
+    }
+
+    /// Nil when `value` can be sent as an HTTP header value, else what is wrong with it.
+    public static func headerValueProblem(_ value: String) -> String? {
+        if value.utf8.count > 1024 { return "must be at most 1024 bytes, got \(value.utf8.count)" }
+        if let bad = value.unicodeScalars.first(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
+            return "must not contain control characters (it is sent as an HTTP header); remove "
+                + bad.escaped(asASCII: true)
+        }
+        return nil
     }
 }
 

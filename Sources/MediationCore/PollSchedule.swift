@@ -56,13 +56,23 @@ public struct PollSchedule: Sendable {
         return key
     }
 
+    /// How a poll ended, as far as scheduling cares.
+    public enum Ending: Sendable, Equatable {
+        case succeeded
+        /// A failure of this meter-version: it backs off on its own.
+        case meterFault
+        /// A failure of the whole tenant: the tenant pause governs; this meter is due again as soon as
+        /// polling resumes, and its own back-off does not grow.
+        case tenantFault
+    }
+
     /// Records a finished poll and schedules the next one `interval` after the last due time (or, after a
-    /// failure, after a jittered exponential backoff of at least `interval`). Returns a finished
-    /// cycle's duration when this poll completed one.
+    /// failure of the meter, after a jittered exponential backoff of at least `interval`). Returns a
+    /// finished cycle's duration when this poll completed one.
     @discardableResult
     public mutating func finished(
         _ key: MeterKey,
-        succeeded: Bool,
+        _ ending: Ending,
         interval: Double,
         now: Double,
         jitter: Double,
@@ -70,10 +80,11 @@ public struct PollSchedule: Sendable {
     ) -> Double? {
         inFlight.remove(key)
         guard var entry = entries[key] else { return nil }
-        if succeeded {
+        switch ending {
+        case .succeeded:
             entry.failures = 0
             entry.due = max(now, entry.due + interval)
-        } else {
+        case .meterFault:
             entry.failures += 1
             let backoff = backoffDelay(
                 failures: entry.failures,
@@ -82,14 +93,26 @@ public struct PollSchedule: Sendable {
                 jitter: jitter
             )
             entry.due = now + max(interval, backoff)
+        case .tenantFault:
+            entry.due = now
         }
         entries[key] = entry
         push(entry.due, key)
+        // A tenant fault did not poll the meter: the cycle waits for a real answer.
+        guard ending != .tenantFault else { return nil }
         unpolledThisCycle.remove(key)
         guard unpolledThisCycle.isEmpty, let start = cycleStart else { return nil }
         cycleStart = now
         unpolledThisCycle = Set(entries.keys)
         return now - start
+    }
+
+    /// Takes the meter due soonest, due or not (the probe of a paused tenant), marking it in flight.
+    public mutating func takeSoonest() -> MeterKey? {
+        guard nextDue() != nil, let key = heap.first?.key else { return nil }
+        popTop()
+        inFlight.insert(key)
+        return key
     }
 
     /// Moves a meter's next poll to `due` if that is sooner (e.g. a callout says it started a run).

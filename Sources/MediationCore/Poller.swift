@@ -9,6 +9,9 @@ public struct PollSettings: Sendable, Equatable {
     public var webhookRestInterval: Double?
     /// Longest wait between polls of a failing meter-version.
     public var backoffCap: Double = 600
+    /// Seconds without a callout after which a meter known only from callouts is forgotten; nil without
+    /// a callout receiver.
+    public var dynamicMeterTTL: Double?
 
     public init(plan: PollPlan, maxConcurrency: Int, webhookRestInterval: Double? = nil) {
         self.plan = plan
@@ -27,20 +30,37 @@ public struct PollSettings: Sendable, Equatable {
 
 /// Polls configured meter-versions on their own schedules (`PollSchedule`): active ones every
 /// `activeInterval`, those at rest every `restInterval`, both stretched when the request budget needs it,
-/// at most `maxConcurrency` at once. Results go to the hub; nothing else is written.
+/// at most `maxConcurrency` at once. A fault of the whole tenant pauses every poll but one probe
+/// (`TenantPause`). Results go to the hub; nothing else is written.
+///
+/// Waiting and scheduling run on the injected monotonic clock: a wall-clock step changes no poll's
+/// timing. The wall clock only stamps the results.
 public final class Poller: Sendable {
     private let hub: StatusHub
     private let fetcher: any RunStatusFetching
     private let metrics: ExporterMetrics
     private let logger: Logger
-    private let settings: Mutex<PollSettings>
-    private let schedule = Mutex(PollSchedule())
-    private let stretch = Mutex(1.0)
-    private let cyclesDone = Atomic<Int>(0)
+    private let clock: any MonotonicClock
+    private let wallClock: any WallClock
+    private let jitter: @Sendable () -> Double
+    /// Everything the dispatch loop and the finished polls share, under one lock.
+    private let state: Mutex<State>
     /// Wakes the dispatch loop when a poll finished (its meter has a new due time) or one was expedited.
     private let wakeup = Wakeup()
     /// Whether callouts arrived recently: then meters at rest can be polled less often.
     private let calloutsHealthy: @Sendable () -> Bool
+
+    private struct State {
+        var settings: PollSettings
+        var schedule = PollSchedule()
+        var pause = TenantPause()
+        var stretch = 1.0
+        var cyclesDone = 0
+        /// Set once Zuora failed for the whole tenant: the exporter then reports what it knows (the
+        /// outage) and counts as ready, rather than waiting for a cycle that cannot finish.
+        var sawTenantFault = false
+        var lastExpiry: Double?
+    }
 
     public init(
         hub: StatusHub,
@@ -48,70 +68,109 @@ public final class Poller: Sendable {
         settings: PollSettings,
         metrics: ExporterMetrics,
         logger: Logger,
+        clock: any MonotonicClock = SystemMonotonicClock(),
+        wallClock: any WallClock = SystemWallClock(),
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         calloutsHealthy: @escaping @Sendable () -> Bool = { false }
     ) {
         self.hub = hub
         self.fetcher = fetcher
-        self.settings = Mutex(settings)
+        self.state = Mutex(State(settings: settings))
         self.metrics = metrics
         self.logger = logger
+        self.clock = clock
+        self.wallClock = wallClock
+        self.jitter = jitter
         self.calloutsHealthy = calloutsHealthy
     }
 
-    /// True once every configured meter-version has been polled once: what /-/ready reports.
-    public var isReady: Bool { cyclesDone.load(ordering: .relaxed) > 0 }
+    /// True once every configured meter-version has been polled once (or Zuora is known to be failing
+    /// for the whole tenant): what /-/ready reports.
+    public var isReady: Bool { state.withLock { $0.cyclesDone > 0 || $0.sawTenantFault } }
 
-    public func update(_ new: PollSettings) { settings.withLock { $0 = new } }
+    /// Whether polling is paused for a tenant-wide fault.
+    public var isPaused: Bool { state.withLock { $0.pause.isPaused } }
+
+    public func update(_ new: PollSettings) { state.withLock { $0.settings = new } }
 
     /// Polls a meter soon, e.g. after a callout reported that it started running.
     public func expedite(_ key: MeterKey) {
-        schedule.withLock { $0.expedite(key, to: Clock.now()) }
+        let now = clock.now()
+        state.withLock { $0.schedule.expedite(key, to: now) }
         wakeup.signal()
+    }
+
+    /// What the dispatch loop does next.
+    private enum Step {
+        case poll(MeterKey)
+        case wait(until: Double)
+        case collect
     }
 
     /// Runs until the task is cancelled.
     public func run() async {
-        var nextSync = 0.0
+        var nextSync = -Double.infinity
         await withTaskGroup(of: Void.self) { group in
             // Polls started and not yet collected: an upper bound of those in flight.
             var running = 0
             while !Task.isCancelled {
-                let now = Clock.now()
-                let settings = self.settings.withLock { $0 }
+                let now = clock.now()
                 if now >= nextSync {
-                    sync(settings: settings, now: now)
+                    sync(now: now)
                     nextSync = now + 1
                 }
-                if running >= settings.maxConcurrency {
+                switch nextStep(now: now, running: running, nextSync: nextSync) {
+                case .collect:
                     await group.next()
                     running -= 1
-                    continue
+                case .wait(let deadline):
+                    await wakeup.wait(until: deadline, on: clock)
+                case .poll(let key):
+                    running += 1
+                    group.addTask { await self.poll(key) }
                 }
-                guard let key = schedule.withLock({ $0.takeDue(now: now) }) else {
-                    let due = schedule.withLock { $0.nextDue() } ?? (now + 1)
-                    await wakeup.wait(upTo: min(max(due - now, 0), nextSync - now, 1))
-                    continue
-                }
-                running += 1
-                group.addTask { await self.poll(key) }
             }
             group.cancelAll()
         }
     }
 
-    /// Adds and removes meters as the configuration changed, and recomputes the budget stretch.
-    private func sync(settings: PollSettings, now: Double) {
+    private func nextStep(now: Double, running: Int, nextSync: Double) -> Step {
+        state.withLock { state in
+            if running >= state.settings.maxConcurrency { return .collect }
+            switch state.pause.permission(now: now) {
+            case .wait(let until):
+                return .wait(until: min(until ?? nextSync, nextSync))
+            case .probe:
+                guard let key = state.schedule.takeSoonest() else { return .wait(until: nextSync) }
+                state.pause.probeStarted()
+                return .poll(key)
+            case .pollDue:
+                if let key = state.schedule.takeDue(now: now) { return .poll(key) }
+                return .wait(until: min(state.schedule.nextDue() ?? nextSync, nextSync))
+            }
+        }
+    }
+
+    /// Adds and removes meters as the configuration changed, recomputes the budget stretch, and lets
+    /// dynamic meters that callouts stopped mentioning expire.
+    private func sync(now: Double) {
         let keys = hub.configuredKeys()
-        schedule.withLock { $0.sync(keys, now: now, spread: settings.plan.activeInterval) }
-        // Nothing to poll (callouts only, or a shard that owns no meter): there is no cycle to wait for.
-        if keys.isEmpty, cyclesDone.load(ordering: .relaxed) == 0 { cyclesDone.add(1, ordering: .relaxed) }
         let resting = hub.countAtRest()
-        let factor = settings.plan.stretch(active: keys.count - resting, resting: resting)
-        stretch.withLock { $0 = factor }
+        let (settings, expire) = state.withLock { state in
+            state.schedule.sync(keys, now: now, spread: state.settings.plan.activeInterval)
+            // Nothing to poll (callouts only, or a shard that owns no meter): there is no cycle to wait for.
+            if keys.isEmpty, state.cyclesDone == 0 { state.cyclesDone = 1 }
+            state.stretch = state.settings.plan.stretch(active: keys.count - resting, resting: resting)
+            let expire = state.lastExpiry.map { now - $0 >= 60 } ?? true
+            if expire { state.lastExpiry = now }
+            return (state.settings, expire)
+        }
+        let factor = state.withLock { $0.stretch }
         metrics.setEffectiveIntervals(
             active: settings.plan.activeInterval * factor,
             rest: restInterval(settings) * factor
         )
+        if expire, let ttl = settings.dynamicMeterTTL { hub.expireDynamicMeters(ttl: ttl) }
     }
 
     private func restInterval(_ settings: PollSettings) -> Double {
@@ -123,31 +182,58 @@ public final class Poller: Sendable {
 
     /// Polls one meter-version, reports the outcome and schedules its next poll.
     public func poll(_ key: MeterKey) async {
-        let result = await fetcher.fetchRunStatus(key).result
-        let now = Clock.now()
-        let changes = hub.record(PollOutcome(key: key, result: result, at: now))
+        let fetched = await fetcher.fetchRunStatus(key)
+        // Shutting down: a cancelled request says nothing about Zuora.
+        guard !Task.isCancelled else { return }
+        let result = fetched.result
+        let changes = hub.record(PollOutcome(key: key, result: result, at: wallClock.now()))
         log(changes, result)
-        let settings = self.settings.withLock { $0 }
-        var succeeded = true
-        if case .failure = result { succeeded = false }
-        // A failing meter is retried from the active interval (backing off from there), whatever its
-        // last status: its data is going stale.
-        let atRest = succeeded && hub.state(of: key)?.status?.isAtRest == true
-        let interval = (atRest ? restInterval(settings) : settings.plan.activeInterval) * stretch.withLock { $0 }
-        let cycle = schedule.withLock {
-            $0.finished(
+        let now = clock.now()
+        let atRest = hub.state(of: key)?.status?.isAtRest == true
+        let draw = jitter()
+        let (cycle, pausedNow) = state.withLock { state -> (Double?, Bool?) in
+            let settings = state.settings
+            let ending: PollSchedule.Ending
+            switch (result, fetched.scope) {
+            case (.status, _): ending = .succeeded
+            case (.failure, .meter): ending = .meterFault
+            case (.failure, .tenant): ending = .tenantFault
+            }
+            let wasPaused = state.pause.isPaused
+            if ending == .tenantFault {
+                state.pause.fault(now: now, activeInterval: settings.plan.activeInterval, jitter: draw)
+                state.sawTenantFault = true
+            } else {
+                state.pause.cleared()
+            }
+            // A failing meter is retried from the active interval (backing off from there), whatever its
+            // last status: its data is going stale.
+            let rest = ending == .succeeded && atRest
+            let interval = (rest ? restInterval(settings) : settings.plan.activeInterval) * state.stretch
+            let cycle = state.schedule.finished(
                 key,
-                succeeded: succeeded,
+                ending,
                 interval: interval,
                 now: now,
-                jitter: Double.random(in: 0..<1),
+                jitter: draw,
                 backoffCap: settings.backoffCap
             )
+            if cycle != nil { state.cyclesDone += 1 }
+            return (cycle, state.pause.isPaused != wasPaused ? state.pause.isPaused : nil)
         }
         wakeup.signal()
-        if let cycle {
-            metrics.setPollCycleDuration(cycle)
-            cyclesDone.add(1, ordering: .relaxed)
+        if let cycle { metrics.setPollCycleDuration(cycle) }
+        if let pausedNow { logPause(pausedNow, result) }
+    }
+
+    private func logPause(_ paused: Bool, _ result: PollOutcome.Result) {
+        if paused, case .failure(let reason, let message) = result {
+            logger.warning(
+                "Zuora fails for the whole tenant: polling paused, probing with one request",
+                metadata: ["reason": "\(reason.rawValue)", "error": "\(message)"]
+            )
+        } else if !paused {
+            logger.info("Zuora answers again: polling resumed")
         }
     }
 

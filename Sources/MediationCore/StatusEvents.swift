@@ -58,9 +58,12 @@ extension StatusTracker {
     /// Applies a callout. Polls and callouts feed the same state: a change is counted once, whichever
     /// source saw it first. When the callout's previous status is not the known current one, the step
     /// that was missed is counted too (`current → previous`, then `previous → status`).
+    /// `time` is the wall-clock time shown as the status's start; `heardAt` the monotonic time that
+    /// dynamic meters expire by.
     public mutating func record(
         _ event: StatusEvent,
         at time: Double,
+        heardAt: Double = 0,
         maxDynamicMeters: Int
     )
         -> (TrackerChanges, EventOutcome)
@@ -79,7 +82,11 @@ extension StatusTracker {
             from: event.previousStatus?.name ?? "",
             to: event.status.name
         )
-        if state.recentEdges.contains(edge) { return (changes, .stale) }
+        if state.recentEdges.contains(edge) {
+            if meters[event.key] != nil { meters[event.key]?.lastCalloutAt = heardAt }
+            return (changes, .stale)
+        }
+        state.lastCalloutAt = heardAt
 
         state.reportedName = event.meterName.flatMap { $0.isEmpty ? nil : $0 } ?? state.reportedName
         if let current = state.status {

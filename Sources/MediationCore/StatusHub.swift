@@ -6,9 +6,17 @@ import Synchronization
 public final class StatusHub: Sendable {
     private let tracker = Mutex(StatusTracker())
     public let store: MetricStore
+    private let clock: any MonotonicClock
+    private let wallClock: any WallClock
 
-    public init(store: MetricStore = MetricStore()) {
+    public init(
+        store: MetricStore = MetricStore(),
+        clock: any MonotonicClock = SystemMonotonicClock(),
+        wallClock: any WallClock = SystemWallClock()
+    ) {
         self.store = store
+        self.clock = clock
+        self.wallClock = wallClock
     }
 
     /// Applies a change to the tracker and re-renders what it changed. Rendering stays under the lock
@@ -48,11 +56,23 @@ public final class StatusHub: Sendable {
     public func record(_ event: StatusEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
         var outcome = EventOutcome.accepted
         let changes = apply { tracker in
-            let (changes, result) = tracker.record(event, at: Clock.now(), maxDynamicMeters: maxDynamicMeters)
+            let (changes, result) = tracker.record(
+                event,
+                at: wallClock.now(),
+                heardAt: clock.now(),
+                maxDynamicMeters: maxDynamicMeters
+            )
             outcome = result
             return changes
         }
         return (changes, outcome)
+    }
+
+    /// Drops dynamic meters that no callout mentioned for `ttl` seconds.
+    @discardableResult
+    public func expireDynamicMeters(ttl: Double) -> TrackerChanges {
+        let cutoff = clock.now() - ttl
+        return apply { $0.expireDynamicMeters(notHeardSince: cutoff) }
     }
 
     /// The meter-versions the configuration lists, in key order.

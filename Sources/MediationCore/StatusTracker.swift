@@ -50,8 +50,13 @@ public struct MeterState: Sendable, Equatable {
         return aligned == other
     }
 
-    /// The `name` label of `zuora_meter_info`.
-    public var displayName: String { configuredName ?? reportedName ?? "" }
+    /// When the last callout about this meter-version was accepted (monotonic seconds): dynamic meters
+    /// expire when callouts stop.
+    public var lastCalloutAt: Double?
+
+    /// The `name` label of `zuora_meter_info`: the configuration's for configured meters (a callout
+    /// never renames one), the last callout's for meters known only from callouts.
+    public var displayName: String { (isConfigured ? configuredName : reportedName) ?? "" }
 }
 
 /// One meter-version as the configuration lists it.
@@ -150,6 +155,17 @@ public struct StatusTracker: Sendable {
         return changes
     }
 
+    /// Removes meters known only from callouts that no callout mentioned since `cutoff` (monotonic
+    /// seconds), so that the dynamic-meter limit frees up and their series go.
+    public mutating func expireDynamicMeters(notHeardSince cutoff: Double) -> TrackerChanges {
+        var changes = TrackerChanges()
+        for (key, state) in meters where !state.isConfigured && (state.lastCalloutAt ?? -.infinity) < cutoff {
+            meters[key] = nil
+            changes.removed.insert(key)
+        }
+        return changes
+    }
+
     /// Applies one poll result. Polls of meters that are no longer configured are ignored.
     public mutating func record(_ poll: PollOutcome) -> TrackerChanges {
         guard var state = meters[poll.key] else { return TrackerChanges() }
@@ -178,7 +194,8 @@ public struct StatusTracker: Sendable {
         case .failure(let reason, let message):
             state.lastPollSucceeded = false
             state.pollErrors[reason, default: 0] += 1
-            state.lastError = "\(reason.rawValue): \(message)"
+            // Capped: it is shown on the landing page for every failing meter.
+            state.lastError = Excerpt.of("\(reason.rawValue): \(message)", limit: 300)
         }
         meters[poll.key] = state
         return changes

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Lets a sleeping loop be woken early: `wait(upTo:)` returns after the time or at the next `signal()`,
+/// Lets a sleeping loop be woken early: `wait(until:on:)` returns at the deadline or at the next `signal()`,
 /// whichever comes first. A signal given while nobody waits is kept for the next wait.
 public final class Wakeup: Sendable {
     private struct State {
@@ -24,13 +24,13 @@ public final class Wakeup: Sendable {
         waiter?.resume()
     }
 
-    /// Waits up to `seconds`, a signal, or cancellation. One waiter at a time.
-    public func wait(upTo seconds: Double) async {
+    /// Waits until `deadline` on `clock`, a signal, or cancellation. One waiter at a time.
+    public func wait(until deadline: Double, on clock: any MonotonicClock) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Only a sleep that ran its course signals; a cancelled one leaves no stale signal.
                 do {
-                    try await Task.sleep(for: .microseconds(Int64(max(seconds, 0) * 1_000_000)))
+                    try await clock.sleep(until: deadline)
                     self.signal()
                 } catch {}
             }

@@ -54,7 +54,7 @@ public struct WebConfig: Sendable, Equatable {
 
     public static func parse(yaml: String) throws(ConfigError) -> WebConfig {
         let root: Node?
-        do { root = try Yams.compose(yaml: yaml) } catch {
+        do { root = try Yams.compose(yaml: ConfigText.droppingByteOrderMark(yaml)) } catch {
             throw ConfigError(path: "", line: nil, message: "not valid YAML: \(error)")
         }
         var config = WebConfig()

@@ -22,10 +22,13 @@ public struct WebhookConfig: Sendable, Equatable {
     public var maxBodyBytes = 64 * 1024
     /// How many recent `Zuora-Notification-Id`s are remembered to drop retries.
     public var dedupWindow = 10_000
+    /// Seconds without a callout after which a meter known only from callouts is forgotten.
+    public var dynamicMeterTTL: Double = 86_400
 
     static func parse(_ node: ConfigNode) throws(ConfigError) -> WebhookConfig {
         let entries = try node.mapping(allowed: [
             "path", "basic_auth", "hmac", "insecure", "max_dynamic_meters", "max_body_bytes", "dedup_window",
+            "dynamic_meter_ttl",
         ])
         var config = WebhookConfig()
         if let path = entries["path"] {
@@ -57,6 +60,7 @@ public struct WebhookConfig: Sendable, Equatable {
         if let limit = entries["max_dynamic_meters"] { config.maxDynamicMeters = try limit.int(in: 0...1_000_000) }
         if let limit = entries["max_body_bytes"] { config.maxBodyBytes = try limit.int(in: 1024...(1 << 20)) }
         if let window = entries["dedup_window"] { config.dedupWindow = try window.int(in: 1...1_000_000) }
+        if let ttl = entries["dynamic_meter_ttl"] { config.dynamicMeterTTL = try ttl.duration(atLeast: 1) }
         if config.basicAuth == nil, config.hmac == nil, !config.insecure {
             throw node.error(
                 "no authentication: add basic_auth and/or hmac, or set insecure: true to accept anyone's callouts"

@@ -12,16 +12,40 @@ public struct WebhookSecrets: Sendable {
     }
 }
 
+/// What the callout receiver remembers across configuration reloads: recent notification ids (so a
+/// retry after a reload is still recognised) and when a callout was last accepted.
+public final class CalloutMemory: Sendable {
+    fileprivate let seen: Mutex<RecentIds>
+    fileprivate let lastAccepted = Mutex<Double?>(nil)
+    fileprivate let clock: any MonotonicClock
+
+    public init(capacity: Int, clock: any MonotonicClock = SystemMonotonicClock()) {
+        seen = Mutex(RecentIds(capacity: capacity))
+        self.clock = clock
+    }
+
+    /// A reload may change the window; the ids remembered so far stay (the newest, when it shrank).
+    public func resize(to capacity: Int) { seen.withLock { $0.resize(to: capacity) } }
+
+    public func contains(_ id: String) -> Bool { seen.withLock { $0.contains(id) } }
+
+    /// True when a callout was accepted within `window` seconds: the push path is working.
+    public func acceptedRecently(within window: Double = 3600) -> Bool {
+        guard let last = lastAccepted.withLock({ $0 }) else { return false }
+        return clock.now() - last < window
+    }
+}
+
 /// `POST /webhooks/meter-session-status`: applies a callout to the tracker in memory before answering
-/// (Zuora waits at most 25 s and retries on errors), so nothing slow happens on this path.
+/// (Zuora waits at most 25 s and retries on errors), so nothing slow happens on this path. Method,
+/// Basic credentials, body size and notification id are judged from the head, before the body is read.
 public final class WebhookReceiver: HTTPHandler {
     private let config: WebhookConfig
     private let secrets: WebhookSecrets
     private let hub: StatusHub
     private let metrics: ExporterMetrics
     private let logger: Logger
-    private let seen: Mutex<RecentIds>
-    private let lastAccepted = Mutex(0.0)
+    private let memory: CalloutMemory
     /// Called with each meter a callout put into a working state, so that polling can confirm it soon.
     private let onActive: @Sendable (MeterKey) -> Void
     /// Whether this replica owns a meter-version (`--shard`): each one is tracked by exactly one replica.
@@ -33,6 +57,7 @@ public final class WebhookReceiver: HTTPHandler {
         hub: StatusHub,
         metrics: ExporterMetrics,
         logger: Logger,
+        memory: CalloutMemory? = nil,
         owns: @escaping @Sendable (MeterKey) -> Bool = { _ in true },
         onActive: @escaping @Sendable (MeterKey) -> Void = { _ in }
     ) {
@@ -43,18 +68,45 @@ public final class WebhookReceiver: HTTPHandler {
         self.hub = hub
         self.metrics = metrics
         self.logger = logger
-        self.seen = Mutex(RecentIds(capacity: config.dedupWindow))
+        self.memory = memory ?? CalloutMemory(capacity: config.dedupWindow)
         metrics.enableWebhookSeries()
     }
 
-    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+    public func admit(_ head: HTTPRequest) -> Admission {
+        if let refusal = refusal(head) { return .refuse(refusal) }
+        // Digits beyond UInt64 are a body over the limit too.
+        if let length = head.header("Content-Length"), !length.isEmpty, length.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+            UInt64(length).map({ $0 > config.maxBodyBytes }) ?? true
+        {
+            metrics.recordWebhook(.invalid)
+            return .refuse(Self.error(413, "body over \(config.maxBodyBytes) bytes"))
+        }
+        return .proceed(maxBodyBytes: config.maxBodyBytes)
+    }
+
+    /// What can be refused from the head alone: method, Basic credentials, the notification id's length.
+    private func refusal(_ request: HTTPRequest) -> HTTPResponse? {
         guard request.method == "POST" else {
             metrics.recordWebhook(.invalid)
             var response = Self.error(405, "use POST")
             response.headers.append(("Allow", "POST"))
             return response
         }
-        if let refusal = authenticate(request) {
+        if let refusal = authenticateBasic(request) {
+            metrics.recordWebhook(.unauthorized)
+            return refusal
+        }
+        if let id = request.header("Zuora-Notification-Id"), id.utf8.count > CalloutBody.Limits.notificationId {
+            metrics.recordWebhook(.invalid)
+            return Self.error(400, "Zuora-Notification-Id is longer than \(CalloutBody.Limits.notificationId) bytes")
+        }
+        return nil
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        // Checked again: `handle` must be safe to call without `admit` (the checks are cheap).
+        if let refusal = refusal(request) { return refusal }
+        if let refusal = authenticateSignature(request) {
             metrics.recordWebhook(.unauthorized)
             return refusal
         }
@@ -63,7 +115,7 @@ public final class WebhookReceiver: HTTPHandler {
             return Self.error(413, "body over \(config.maxBodyBytes) bytes")
         }
         let notificationId = request.header("Zuora-Notification-Id").flatMap { $0.isEmpty ? nil : $0 }
-        if let notificationId, seen.withLock({ $0.contains(notificationId) }) {
+        if let notificationId, memory.contains(notificationId) {
             metrics.recordWebhook(.duplicate)
             return .json(200, #"{"result":"duplicate"}"#)
         }
@@ -88,13 +140,13 @@ public final class WebhookReceiver: HTTPHandler {
         }
         let (changes, outcome) = hub.record(event, maxDynamicMeters: config.maxDynamicMeters)
         // Remembered only once handled, so that a retry of a refused callout is processed.
-        if let notificationId { seen.withLock { $0.insert(notificationId) } }
+        if let notificationId { memory.seen.withLock { $0.insert(notificationId) } }
         for session in changes.endedSessions { metrics.observeSession(session) }
         changes.logTransitions(to: logger, source: "callout")
         switch outcome {
         case .accepted:
             metrics.recordWebhook(.accepted)
-            lastAccepted.withLock { $0 = Clock.now() }
+            memory.lastAccepted.withLock { $0 = memory.clock.now() }
             if !event.status.isAtRest { onActive(event.key) }
             return .json(200, #"{"result":"accepted"}"#)
         case .stale:
@@ -112,12 +164,10 @@ public final class WebhookReceiver: HTTPHandler {
     }
 
     /// True when a callout was accepted within `window` seconds: the push path is working.
-    public func receivedRecently(within window: Double = 3600) -> Bool {
-        Clock.now() - lastAccepted.withLock { $0 } < window
-    }
+    public func receivedRecently(within window: Double = 3600) -> Bool { memory.acceptedRecently(within: window) }
 
-    /// Nil when the request may pass, else the answer that refuses it.
-    private func authenticate(_ request: HTTPRequest) -> HTTPResponse? {
+    /// Nil when the Basic credentials (if configured) are right, else the challenge.
+    private func authenticateBasic(_ request: HTTPRequest) -> HTTPResponse? {
         if let basic = config.basicAuth, let password = secrets.basicPassword {
             let given = Signatures.basicCredentials(request.header("Authorization"))
             // Both comparisons always run, so timing does not tell which one failed.
@@ -130,6 +180,11 @@ public final class WebhookReceiver: HTTPHandler {
                 return response
             }
         }
+        return nil
+    }
+
+    /// Nil when the body's signature (if configured) is right, else the refusal.
+    private func authenticateSignature(_ request: HTTPRequest) -> HTTPResponse? {
         if let hmac = config.hmac, let key = secrets.hmacKey {
             let expected = Signatures.hmacSHA256(key: key, message: request.body)
             let given = request.header(hmac.header).flatMap { Signatures.decode($0, encoding: hmac.encoding) } ?? []
@@ -150,9 +205,22 @@ struct RecentIds {
     private var order: [String] = []
     private var head = 0
     private var members: Set<String> = []
-    let capacity: Int
+
+    private(set) var capacity: Int
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Keeps the newest ids that fit the new capacity.
+    mutating func resize(to newCapacity: Int) {
+        let newCapacity = max(1, newCapacity)
+        guard newCapacity != capacity else { return }
+        let newestFirst = Array((order[head...] + order[..<head]).reversed())
+        order = []
+        head = 0
+        members = []
+        capacity = newCapacity
+        for id in newestFirst.prefix(newCapacity).reversed() { insert(id) }
+    }
 
     func contains(_ id: String) -> Bool { members.contains(id) }
 

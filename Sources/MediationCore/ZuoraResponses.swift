@@ -26,7 +26,8 @@ public enum ZuoraResponses {
             let text = [item.code.map { "code \($0)" }, item.message].compactMap { $0 }.joined(separator: ": ")
             return text.isEmpty ? nil : text
         }
-        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+        // Capped: an error text reaches the log, the landing page and the callers' messages.
+        return parts.isEmpty ? nil : Excerpt.of(parts.joined(separator: "; "), limit: 200)
     }
 
     /// An OAuth token answer: the access token and its lifetime in seconds.
