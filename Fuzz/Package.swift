@@ -8,12 +8,15 @@
 // Swift 6 language mode (swiftLanguageVersions below).
 import PackageDescription
 
-let targets = ["FuzzConfig", "FuzzResponses", "FuzzCallout", "FuzzExposition", "FuzzRender", "FuzzPath"]
+let targets = ["FuzzConfig", "FuzzResponses", "FuzzCallout", "FuzzExposition", "FuzzRender", "FuzzPath", "FuzzRequest"]
 
 let package = Package(
     name: "mediation-fuzz",
     products: targets.map { .executable(name: $0, targets: [$0]) },
-    dependencies: [.package(name: "zuora-mediation-exporter", path: "..")],
+    dependencies: [
+        .package(name: "zuora-mediation-exporter", path: ".."),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
     targets: [
         // Checks shared by the targets (exposition line grammar, label escaping); standard library only.
         .target(name: "FuzzSupport")
@@ -24,6 +27,7 @@ let package = Package(
                 dependencies: [
                     "FuzzSupport",
                     .product(name: "MediationCore", package: "zuora-mediation-exporter"),
+                    .product(name: "Logging", package: "swift-log"),
                 ],
                 // No top-level code: libFuzzer's own main() calls LLVMFuzzerTestOneInput.
                 swiftSettings: [.unsafeFlags(["-parse-as-library"])]

@@ -114,7 +114,8 @@ struct HardeningTests {
         let secretFile = try temporarySecretFile(holding: "wrong-secret")
         defer { try? FileManager.default.removeItem(at: secretFile) }
         let zuora = "  client_secret_file: \(secretFile.path)\n"
-        let stack = try Stack(simulatedMeters: "101,102,103", extraZuora: zuora)
+        let stack = try Stack(simulatedMeters: "101,102,103", extraZuora: zuora, startExporter: false)
+        try stack.startExporter(arguments: ["--web.enable-lifecycle"])
         #expect(
             stack.waitForMetrics {
                 ($0.value("zuora_meter_poll_errors_total", meter(101).merging(["reason": "auth"]) { $1 }) ?? 0) >= 1
