@@ -155,4 +155,27 @@ struct WebhookReceiverTests {
         #expect(!text(setup.hub.store.body()).contains(#"meter_id="900""#), "its series are gone")
         #expect(text(setup.receiver.respond(to: callout(901)).body).contains("accepted"), "the slot is free again")
     }
+
+    @Test func calloutsCannotInflateMetricsOrTheLandingPage() {
+        let setup = setup(maxDynamic: 100)
+        let emptyBody = setup.hub.store.body().count
+        var refused = 0
+        for meter in 1000..<1250 {
+            // Over the limits: refused whole.
+            let huge = callout(Int64(meter), name: String(repeating: "n", count: 30_000), id: "x\(meter)")
+            if setup.receiver.respond(to: huge).status == 400 { refused += 1 }
+            // At the limits: accepted up to the dynamic-meter cap, then dropped.
+            let name = String(repeating: "m", count: CalloutBody.Limits.meterName)
+            let id = String(repeating: "i", count: CalloutBody.Limits.notificationId - 8) + String(meter)
+            _ = setup.receiver.respond(to: callout(Int64(meter), name: name, id: id))
+        }
+        #expect(refused == 250)
+        let body = setup.hub.store.body().count
+        let dynamic = setup.hub.snapshot().values.count { !$0.isConfigured }
+        #expect(dynamic == 100, "the dynamic-meter cap holds")
+        // Each meter-version's series with a 256-byte name: a few KiB, not 30 KB per callout.
+        #expect(body - emptyBody < 100 * 8 * 1024, "/metrics grew by \(body - emptyBody) bytes for 100 meters")
+        let page = LandingPage.render(version: "t", telemetryPath: "/metrics", meters: setup.hub.snapshot())
+        #expect(page.utf8.count < 200 * 1024, "landing page \(page.utf8.count) bytes")
+    }
 }
