@@ -4,7 +4,7 @@
 #   scripts/sanitizers.sh [thread] [address] [--no-integration]     default: both, with the integration tests
 #
 # For each sanitizer: builds everything with --sanitize (scratch path .build-tsan / .build-asan), runs the
-# in-process suites (MediationCoreTests, SimulatorCoreTests), then the integration tests, which start the
+# in-process suites (MediationCoreTests, SimulatorCoreTests, ZuoraClientTests), then the integration tests, which start the
 # sanitized exporter and simulator binaries of the same build. Every process (the test runner and each
 # exporter/simulator it starts) writes its sanitizer reports to a log directory; the script prints them
 # and exits 1 if there is any report or any test failed. Prints the time of each part.
@@ -205,7 +205,7 @@ SUPP
   step "$short in-process tests" "$logs/$short-unit.log" \
     env "$options_var=$options:log_path=$prefix" ${preload:+LD_PRELOAD="$preload"} \
     swift test --skip-build --sanitize="$sanitizer" --scratch-path "$scratch" --disable-xctest \
-    --filter 'MediationCoreTests|SimulatorCoreTests'
+    --filter 'MediationCoreTests|SimulatorCoreTests|ZuoraClientTests'
   reports "$short in-process tests" "$prefix" "$logs/$short-unit.log" || failed=1
 
   if [ "$integration" -eq 1 ]; then
