@@ -33,7 +33,10 @@ let accessHandler: MHD_AccessHandlerCallback = {
             // libmicrohttpd allows it mid-body, else once the rest has been read and dropped.
             state.overflowed = true
             state.body = []
-            if queue(.bodyTooLarge(limit: state.limit), on: connection) == .YES { state.answered = true }
+            if queue(.bodyTooLarge(limit: state.limit), on: connection) == .YES {
+                state.answered = true
+                context.deadline.answeredEarly(connection)
+            }
         } else if let uploadData {
             state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: count))
         }
@@ -58,8 +61,14 @@ private func begin(
     method: UnsafePointer<CChar>?,
     url: UnsafePointer<CChar>?
 ) -> MHD_Result {
+    // A client that sent a body with a request answered before it is read must be given time to read the answer.
+    let bodyPending =
+        MHD_lookup_connection_value(connection, .HEADER_KIND, "Transfer-Encoding") != nil
+        || MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length").map { String(cString: $0) != "0" }
+            ?? false
     guard context.admitsClient(of: connection) else {
         state.answered = true
+        if bodyPending { context.deadline.answeredEarly(connection) }
         // Go would fail the TLS handshake; libmicrohttpd has already finished it, so answer plainly.
         let refusal = HTTPResponse.text(403, "a client certificate signed by the configured client CA is required\n")
         return queue(refusal, on: connection)
@@ -74,13 +83,15 @@ private func begin(
     )
     switch context.handler.admit(head) {
     case .refuse(let response):
-        // Queued before the body is read: libmicrohttpd answers, discards the upload and closes.
+        // Queued before the body is read: libmicrohttpd answers, leaves the upload unread and closes.
         state.answered = true
+        if bodyPending { context.deadline.answeredEarly(connection) }
         return queue(response, on: connection)
     case .proceed(let maxBodyBytes):
         state.limit = min(max(0, maxBodyBytes), context.maxBodyBytes)
         if let declared = head.header("Content-Length"), !fits(declared, state.limit) {
             state.answered = true
+            context.deadline.answeredEarly(connection)
             return queue(.bodyTooLarge(limit: state.limit), on: connection)
         }
         state.head = head

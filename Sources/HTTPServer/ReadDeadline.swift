@@ -28,12 +28,28 @@ final class ReadDeadline: Sendable {
     private struct Entry {
         var fd: Int32
         var phase: Phase
+        /// Answered before its body was read: the client may still be sending it.
+        var lingers = false
+    }
+
+    /// A closed connection's socket kept open a little longer (a duplicate descriptor), its input dropped.
+    private struct Lingering {
+        var fd: Int32
+        var until: UInt64
+        var budget: Int
     }
 
     /// Keyed by the connection's address. Entries leave under this lock on libmicrohttpd's CLOSED
     /// notification, which comes before it closes the socket: the watchdog never shuts a reused descriptor.
     private let entries = Mutex<[UInt: Entry]>([:])
     private let timeout: UInt64
+    /// Closing a socket with unread input makes the kernel send a reset, and a client still sending its body
+    /// then loses the answer it was sent (a 401, a 413): as Go's server does, such sockets are closed only
+    /// once the client has stopped, or after a while.
+    private let lingering = Mutex<[Lingering]>([])
+    private static let lingerNanos: UInt64 = 2_000_000_000
+    private static let lingerBytes = 4 << 20
+    private static let maxLingering = 256
     private let stopping = Atomic<Bool>(false)
     private let watchdog = Mutex<pthread_t?>(nil)
     /// Connections accepted since start (keep-alive connections count once).
@@ -58,7 +74,45 @@ final class ReadDeadline: Sendable {
     }
 
     func connectionClosed(_ connection: OpaquePointer) {
-        _ = entries.withLock { $0.removeValue(forKey: key(connection)) }
+        guard let entry = entries.withLock({ $0.removeValue(forKey: key(connection)) }), entry.lingers, entry.fd >= 0
+        else { return }
+        if case .cut = entry.phase { return }
+        let until = monotonicNanos() + Self.lingerNanos
+        lingering.withLock { lingering in
+            guard lingering.count < Self.maxLingering else { return }
+            let copy = dup(entry.fd)
+            guard copy >= 0 else { return }
+            // The answer is out; the end of it follows, then only input is awaited.
+            shutdown(copy, Int32(SHUT_WR))
+            lingering.append(Lingering(fd: copy, until: until, budget: Self.lingerBytes))
+        }
+    }
+
+    /// An answer was queued before the request's body was read (a refusal, a 413).
+    func answeredEarly(_ connection: OpaquePointer) {
+        entries.withLock { $0[key(connection)]?.lingers = true }
+    }
+
+    /// Drops what lingering sockets received; closes those whose client is done, or whose time is up.
+    private func drainLingering(now: UInt64) {
+        lingering.withLock { lingering in
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            lingering = lingering.compactMap { socket in
+                var socket = socket
+                var ended = now >= socket.until
+                while !ended {
+                    let read = recv(socket.fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                    guard read > 0 else {
+                        ended = read == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+                        break
+                    }
+                    socket.budget -= read
+                    ended = socket.budget <= 0
+                }
+                if ended { close(socket.fd) }
+                return ended ? nil : socket
+            }
+        }
     }
 
     /// libmicrohttpd has the request line of a further request on a kept-alive connection.
@@ -138,7 +192,9 @@ final class ReadDeadline: Sendable {
                 while !deadline.stopping.load(ordering: .acquiring) {
                     usleep(ReadDeadline.tickMicroseconds)
                     deadline.sweep()
+                    deadline.drainLingering(now: monotonicNanos())
                 }
+                deadline.drainLingering(now: .max)
                 return nil
             },
             retained
