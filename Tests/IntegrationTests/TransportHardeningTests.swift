@@ -112,10 +112,16 @@ struct TransportHardeningTests {
         #expect(fields.first == "200", "127.0.0.1 is served: \(probe.output)")
         #expect((fields.count == 2 ? Double(fields[1]) ?? 5 : 5) < 1, "within 1 s: \(probe.output)")
         #expect(eventually(timeout: readTimeout + 6) { closedAt.withLock { $0.count } == trickling.count })
-        for socket in trickling {
-            let lived = closedAt.withLock { $0[socket.fd] }.map { $0.timeIntervalSince(socket.opened) } ?? .infinity
+        let lifetimes = trickling.map { socket in
+            closedAt.withLock { $0[socket.fd] }.map { $0.timeIntervalSince(socket.opened) } ?? .infinity
+        }
+        for lived in lifetimes {
             #expect(lived <= readTimeout + 1, "a trickling connection lived \(lived) s (read timeout \(readTimeout) s)")
         }
+        print(
+            "TransportHardeningTests: /-/healthy from 127.0.0.1 \(probe.output); trickling connections lived "
+                + "\(lifetimes.min() ?? 0) to \(lifetimes.max() ?? 0) s"
+        )
         #expect(stack.exporter?.process.isRunning == true)
     }
 
