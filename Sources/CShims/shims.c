@@ -31,17 +31,6 @@ static size_t zme_keep_escaped(void *cls, struct MHD_Connection *connection, cha
     return strlen(text);
 }
 
-/* The connection-opened callback. Every server in a process passes the same function (only its context
-   differs), so one static slot is enough and nothing is allocated. */
-static zme_connection_opened zme_opened_function;
-
-static void zme_notify_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
-                                  enum MHD_ConnectionNotificationCode code) {
-    (void)connection;
-    (void)socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED && zme_opened_function) zme_opened_function(cls);
-}
-
 struct MHD_Daemon *zme_mhd_start(
     const zme_mhd_options *o,
     MHD_AccessHandlerCallback handler, void *handler_context,
@@ -63,11 +52,14 @@ struct MHD_Daemon *zme_mhd_start(
     if (o->https_cert_pem) items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->https_cert_pem};
     if (o->https_trust_pem) items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)o->https_trust_pem};
     if (o->https_priorities) items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)o->https_priorities};
-    if (o->on_connection_opened) {
-        zme_opened_function = o->on_connection_opened;
-        items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)zme_notify_connection,
-                                             o->on_connection_opened_context};
-    }
+    if (o->per_ip_connection_limit)
+        items[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_connection_limit, NULL};
+    if (o->on_connection_event)
+        items[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)o->on_connection_event,
+                                             o->on_connection_event_context};
+    if (o->on_request_line)
+        items[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)o->on_request_line,
+                                             o->on_request_line_context};
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     return MHD_start_daemon(o->flags, o->port, NULL, NULL, handler, handler_context,
                             MHD_OPTION_ARRAY, items, MHD_OPTION_END);
@@ -86,4 +78,9 @@ zme_client_certificate zme_mhd_client_certificate(struct MHD_Connection *connect
     if (gnutls_certificate_verify_peers2(session, &status) < 0 || status != 0)
         return ZME_CLIENT_CERTIFICATE_UNVERIFIED;
     return ZME_CLIENT_CERTIFICATE_VERIFIED;
+}
+
+int zme_mhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
 }

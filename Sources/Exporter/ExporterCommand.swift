@@ -35,14 +35,42 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web configuration: TLS and basic auth.")
     var webConfigFile: String?
 
-    @Option(name: .customLong("web.max-connections"), help: "Connections the HTTP server accepts at once.")
-    var maxConnections = 1024
+    // Numeric flags are read as text (`.unconditional` lets "-1" through) and checked by FlagValue, so that
+    // a bad value gets a message naming the flag and its range, and exit code 1.
+    @Option(
+        name: .customLong("web.max-connections"),
+        parsing: .unconditional,
+        help: "Connections the HTTP server accepts at once."
+    )
+    var maxConnections = "1024"
 
-    @Option(name: .customLong("web.idle-timeout"), help: "Close connections idle this long (e.g. 30s).")
+    @Option(
+        name: .customLong("web.max-connections-per-client"),
+        parsing: .unconditional,
+        help: "Connections one client address may hold at once (default: 32, at most --web.max-connections)."
+    )
+    var maxConnectionsPerClient: String?
+
+    @Option(
+        name: .customLong("web.idle-timeout"),
+        parsing: .unconditional,
+        help: "Close connections idle this long (e.g. 30s)."
+    )
     var idleTimeout = "30s"
 
-    @Option(name: .customLong("web.max-concurrent-scrapes"), help: "Scrapes answered at once; more get 503.")
-    var maxConcurrentScrapes = 10
+    @Option(
+        name: .customLong("web.read-timeout"),
+        parsing: .unconditional,
+        help: "Close a connection whose request is not in this long after it began (trickled bytes do not extend it)."
+    )
+    var readTimeout = "10s"
+
+    @Option(
+        name: .customLong("web.max-concurrent-scrapes"),
+        parsing: .unconditional,
+        help: "Scrapes answered at once; more get 503."
+    )
+    var maxConcurrentScrapes = "10"
 
     @Flag(
         name: .customLong("web.enable-lifecycle"),
@@ -50,11 +78,19 @@ struct ExporterCommand: AsyncParsableCommand {
     )
     var enableLifecycle = false
 
-    @Option(name: .customLong("shard"), help: "This replica's shard, 0-based (with --total-shards).")
-    var shard = 0
+    @Option(
+        name: .customLong("shard"),
+        parsing: .unconditional,
+        help: "This replica's shard, 0-based (with --total-shards)."
+    )
+    var shard = "0"
 
-    @Option(name: .customLong("total-shards"), help: "How many replicas share the meters (and the request budget).")
-    var totalShards = 1
+    @Option(
+        name: .customLong("total-shards"),
+        parsing: .unconditional,
+        help: "How many replicas share the meters (and the request budget)."
+    )
+    var totalShards = "1"
 
     func run() async throws {
         let format = logFormat.format
@@ -62,7 +98,7 @@ struct ExporterCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { LineLogHandler(label: $0, format: format, level: level) }
         let logger = Logger(label: "zuora-mediation-exporter")
 
-        let shard = Shard(index: self.shard, total: totalShards)
+        let shard = Self.shardFlags(index: self.shard, total: totalShards)
         if let problem = shard.problem { Self.fail(problem) }
         let loaded: LoadedConfig
         do { loaded = try LoadedConfig.load(file: configFile, logger: logger) } catch {
@@ -83,24 +119,50 @@ struct ExporterCommand: AsyncParsableCommand {
         let address: ListenAddress
         do { address = try ListenAddress(listenAddress) } catch { Self.fail("--web.listen-address: \(error)") }
 
-        guard let idle = DurationText.seconds(idleTimeout), idle >= 1 else {
-            Self.fail("--web.idle-timeout: \(idleTimeout) is not a duration of at least 1s")
-        }
-        guard maxConnections >= 1, maxConcurrentScrapes >= 1 else {
-            Self.fail("--web.max-connections and --web.max-concurrent-scrapes must be at least 1")
-        }
-        ProcessLimits.raiseOpenFiles(logger: logger)
         var serverSettings = HTTPServerSettings(listenAddress: address)
-        serverSettings.maxConnections = maxConnections
+        let maxConcurrentScrapes: Int
+        do {
+            serverSettings.maxConnections = try FlagValue.integer(
+                maxConnections,
+                flag: "--web.max-connections",
+                in: 1...1_000_000
+            )
+            serverSettings.maxConnectionsPerClient =
+                try maxConnectionsPerClient.map { text throws(ServerError) in
+                    try FlagValue.integer(
+                        text,
+                        flag: "--web.max-connections-per-client",
+                        in: 1...serverSettings.maxConnections
+                    )
+                } ?? min(32, serverSettings.maxConnections)
+            // Whole seconds: libmicrohttpd's idle timeout counts in seconds.
+            serverSettings.idleTimeout = Int(
+                try FlagValue.duration(idleTimeout, flag: "--web.idle-timeout", in: 1...86_400).rounded(.up)
+            )
+            serverSettings.readTimeout = try FlagValue.duration(readTimeout, flag: "--web.read-timeout", in: 1...86_400)
+            maxConcurrentScrapes = try FlagValue.integer(
+                self.maxConcurrentScrapes,
+                flag: "--web.max-concurrent-scrapes",
+                in: 1...10_000
+            )
+        } catch { Self.fail("\(error)") }
+        ProcessLimits.raiseOpenFiles(logger: logger)
         // More threads than cores: a scrape arriving during a storm is not queued behind busy workers.
         serverSettings.threads = 8
-        serverSettings.idleTimeout = Int(idle)
         var webConfig = WebConfig()
         if let webConfigFile {
             do { webConfig = try WebConfigLoader.load(webConfigFile) } catch {
                 Self.fail("invalid web configuration in \(webConfigFile): \(error)")
             }
             do { serverSettings.tls = try WebConfigLoader.tlsMaterial(webConfig) } catch {
+                Self.fail("web configuration \(webConfigFile): \(error)")
+            }
+            if let files = webConfig.tls {
+                serverSettings.tls?.certificateOrigin = "tls_server_config.cert_file (\(files.certFile))"
+                serverSettings.tls?.keyOrigin = "tls_server_config.key_file (\(files.keyFile))"
+                serverSettings.tls?.clientCAOrigin = "tls_server_config.client_ca_file (\(files.clientCAFile ?? ""))"
+            }
+            do { try serverSettings.tls?.validate() } catch {
                 Self.fail("web configuration \(webConfigFile): \(error)")
             }
         }
@@ -139,6 +201,14 @@ struct ExporterCommand: AsyncParsableCommand {
         )
         try await group.run()
         logger.info("zuora-mediation-exporter stopped")
+    }
+
+    /// `--shard` and `--total-shards`, each within its range.
+    static func shardFlags(index: String, total: String) -> Shard {
+        do {
+            let total = try FlagValue.integer(total, flag: "--total-shards", in: 1...10_000)
+            return Shard(index: try FlagValue.integer(index, flag: "--shard", in: 0...(total - 1)), total: total)
+        } catch { fail("\(error)") }
     }
 
     static func fail(_ message: String) -> Never {

@@ -1,9 +1,11 @@
 import CMicroHTTPD
+import CShims
 import MediationCore
 
-/// libmicrohttpd's access handler. It is called at least twice per request: first to set up (an empty
-/// per-request context is created), then with each piece of the body, then once more with no data, when
-/// the whole request is there and the handler answers.
+/// libmicrohttpd's access handler. It is called at least twice per request: first when the headers are in
+/// (an empty per-request context is created and the handler admits or refuses the request from its head),
+/// then with each piece of the body, then once more with no data, when the whole request is there and the
+/// handler answers. Nothing of a body is buffered before `admit`, nor beyond the limit it gives.
 let accessHandler: MHD_AccessHandlerCallback = {
     cls,
     connection,
@@ -16,50 +18,127 @@ let accessHandler: MHD_AccessHandlerCallback = {
     guard let cls, let connection, let requestContext, let uploadSize else { return .NO }
     let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
     guard let existing = requestContext.pointee else {
-        requestContext.pointee = Unmanaged.passRetained(RequestBody()).toOpaque()
-        guard context.admitsClient(of: connection) else {
-            // Go would fail the TLS handshake; libmicrohttpd has already finished it, so answer plainly.
-            return queue(
-                .text(403, "a client certificate signed by the configured client CA is required\n"),
-                on: connection
-            )
-        }
-        return .YES
+        let state = RequestState()
+        requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
+        return begin(state, context: context, connection: connection, method: method, url: url)
     }
-    let body = Unmanaged<RequestBody>.fromOpaque(existing).takeUnretainedValue()
+    let state = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
     if uploadSize.pointee > 0 {
         let count = uploadSize.pointee
-        if body.bytes.count + count > context.maxBodyBytes {
-            body.overflowed = true
-        } else if let uploadData {
-            body.bytes.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: count))
-        }
         uploadSize.pointee = 0
+        // After an early answer, whatever libmicrohttpd still reads of the body is dropped.
+        guard !state.answered else { return .YES }
+        if state.overflowed || count > state.limit - state.body.count {
+            // A chunked body (no Content-Length) that outgrows the limit: stop keeping it, and answer now if
+            // libmicrohttpd allows it mid-body, else once the rest has been read and dropped.
+            state.overflowed = true
+            state.body = []
+            if queue(.bodyTooLarge(limit: state.limit), on: connection) == .YES {
+                state.answered = true
+                context.deadline.answeredEarly(connection)
+            }
+        } else if let uploadData {
+            state.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: count))
+        }
         return .YES
     }
-    let response: HTTPResponse
-    if body.overflowed {
-        response = .json(413, #"{"error":"request body over \#(context.maxBodyBytes) bytes"}"#)
-    } else {
-        let request = HTTPRequest(
-            method: method.map { String(cString: $0) } ?? "GET",
-            path: url.map { String(cString: $0) } ?? "/",
-            query: values(of: connection, kind: .GET_ARGUMENT_KIND).compactMapValues {
-                PathEncoding.decode(Substring($0), plusAsSpace: true)
-            },
-            headers: values(of: connection, kind: .HEADER_KIND),
-            body: body.bytes
-        )
-        response = context.handler.handle(request)
+    guard !state.answered else { return .YES }
+    state.answered = true
+    context.deadline.requestReceived(connection)
+    guard !state.overflowed, var request = state.head else {
+        return queue(.bodyTooLarge(limit: state.limit), on: connection)
     }
-    return queue(response, on: connection)
+    request.body = state.body
+    state.body = []
+    return queue(context.handler.handle(request), on: connection)
 }
 
-/// Frees the per-request context.
-let requestCompleted: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+/// The first call for a request: its head is complete, its body (if any) not yet read.
+private func begin(
+    _ state: RequestState,
+    context: ServerContext,
+    connection: OpaquePointer,
+    method: UnsafePointer<CChar>?,
+    url: UnsafePointer<CChar>?
+) -> MHD_Result {
+    // A client that sent a body with a request answered before it is read must be given time to read the answer.
+    let bodyPending =
+        MHD_lookup_connection_value(connection, .HEADER_KIND, "Transfer-Encoding") != nil
+        || MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length").map { String(cString: $0) != "0" }
+            ?? false
+    guard context.admitsClient(of: connection) else {
+        state.answered = true
+        if bodyPending { context.deadline.answeredEarly(connection) }
+        // Go would fail the TLS handshake; libmicrohttpd has already finished it, so answer plainly.
+        let refusal = HTTPResponse.text(403, "a client certificate signed by the configured client CA is required\n")
+        return queue(refusal, on: connection)
+    }
+    let head = HTTPRequest(
+        method: method.map { String(cString: $0) } ?? "GET",
+        path: url.map { String(cString: $0) } ?? "/",
+        query: values(of: connection, kind: .GET_ARGUMENT_KIND).compactMapValues {
+            PathEncoding.decode(Substring($0), plusAsSpace: true)
+        },
+        headers: values(of: connection, kind: .HEADER_KIND)
+    )
+    switch context.handler.admit(head) {
+    case .refuse(let response):
+        // Queued before the body is read: libmicrohttpd answers, leaves the upload unread and closes.
+        state.answered = true
+        if bodyPending { context.deadline.answeredEarly(connection) }
+        return queue(response, on: connection)
+    case .proceed(let maxBodyBytes):
+        state.limit = min(max(0, maxBodyBytes), context.maxBodyBytes)
+        if let declared = head.header("Content-Length"), !fits(declared, state.limit) {
+            state.answered = true
+            context.deadline.answeredEarly(connection)
+            return queue(.bodyTooLarge(limit: state.limit), on: connection)
+        }
+        state.head = head
+        return .YES
+    }
+}
+
+/// Whether a Content-Length value is at most `limit`; one too large for any integer is not.
+private func fits(_ declared: String, _ limit: Int) -> Bool {
+    var value = 0
+    for byte in declared.utf8 where byte != 32 && byte != 9 {
+        guard byte >= 48, byte <= 57 else { return true }  // malformed: libmicrohttpd refuses it itself
+        let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+        let (sum, overflowAgain) = times.addingReportingOverflow(Int(byte - 48))
+        guard !overflow, !overflowAgain else { return false }
+        value = sum
+    }
+    return value <= limit
+}
+
+/// Frees the per-request context; the connection now waits for its next request.
+let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, requestContext, _ in
+    if let cls, let connection {
+        Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().deadline.requestCompleted(connection)
+    }
     guard let requestContext, let existing = requestContext.pointee else { return }
-    Unmanaged<RequestBody>.fromOpaque(existing).release()
+    Unmanaged<RequestState>.fromOpaque(existing).release()
     requestContext.pointee = nil
+}
+
+/// Connections opened and closed, for the read deadline.
+let connectionEvent: MHD_NotifyConnectionCallback = { cls, connection, _, code in
+    guard let cls, let connection else { return }
+    let deadline = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().deadline
+    // MHD_CONNECTION_NOTIFY_STARTED and _CLOSED, whose imported Swift names vary with the Swift version.
+    switch code.rawValue {
+    case 0: deadline.connectionOpened(connection)
+    case 1: deadline.connectionClosed(connection)
+    default: break
+    }
+}
+
+/// A request line is in: on a kept-alive connection, a new request has begun.
+let requestLineArrived: zme_request_line_arrived = { cls, _, connection in
+    guard let cls, let connection else { return nil }
+    Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().deadline.requestLineArrived(connection)
+    return nil
 }
 
 private final class ValueCollector {
@@ -123,7 +202,9 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
             { context, position, buffer, capacity in
                 guard let context, let buffer else { return -1 }
                 let reader = Unmanaged<BodyReader>.fromOpaque(context).takeUnretainedValue()
-                return reader.read(at: Int(position), into: buffer, capacity: capacity)
+                // A position past Int.max cannot be one of ours: end the answer with an error, not a trap.
+                guard let position = Int(exactly: position) else { return contentReaderEndWithError }
+                return reader.read(at: position, into: buffer, capacity: capacity)
             },
             reader,
             { context in
@@ -135,7 +216,9 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     }
     guard let created else { return .NO }
     for (name, value) in response.headers { MHD_add_response_header(created, name, value) }
-    let result = MHD_queue_response(connection, UInt32(response.status), created)
+    // libmicrohttpd refuses statuses outside 100...999; a handler's mistake becomes a 500, not a trap.
+    let status = (100...999).contains(response.status) ? UInt32(response.status) : 500
+    let result = MHD_queue_response(connection, status, created)
     MHD_destroy_response(created)
     return result
 }
@@ -168,6 +251,7 @@ private final class BodyReader {
         if let source {
             return source.read(at: position, into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
         }
+        guard !starts.isEmpty else { return contentReaderEndWithError }
         var written = 0
         var index = starts.lastIndex { $0 <= position } ?? 0
         var offset = position - starts[index]

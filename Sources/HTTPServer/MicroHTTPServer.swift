@@ -11,13 +11,17 @@ import Glibc
 public struct HTTPServerSettings: Sendable {
     public var listenAddress: ListenAddress
     public var maxConnections: Int = 1024
-    /// Seconds a connection may stay idle (slowloris protection).
+    /// Connections one client address may hold at once; 0: no limit of its own.
+    public var maxConnectionsPerClient: Int = 0
+    /// Seconds a connection may stay idle (each byte received restarts it).
     public var idleTimeout: Int = 30
+    /// Seconds a request may take to arrive in full, however steadily its bytes come (slowloris protection).
+    public var readTimeout: Double = 10
     /// Size of the thread pool; 0 gives each connection its own thread instead, so that a handler that
     /// blocks (the simulator's injected delays) holds up only its own connection, not every connection
     /// that shares its pool thread.
     public var threads: Int = 4
-    /// Request bodies over this size are answered 413.
+    /// An upper bound on the body limit a handler's `admit` gives, whatever it gives.
     public var maxBodyBytes: Int = 1 << 20
     /// PEM contents for TLS, or nil for plain HTTP.
     public var tls: TLSMaterial?
@@ -34,6 +38,10 @@ public struct TLSMaterial: Sendable {
     public var clientCAPEM: String?
     public var clientAuth: WebConfig.ClientAuth
     public var priorities: String?
+    /// How error messages name the PEM inputs (e.g. the configuration field and file they came from).
+    public var keyOrigin = "the TLS key"
+    public var certificateOrigin = "the TLS certificate"
+    public var clientCAOrigin = "the client CA"
 
     public init(
         keyPEM: String,
@@ -56,18 +64,20 @@ public final class MicroHTTPServer: Sendable {
     private let settings: HTTPServerSettings
     private let context: ServerContext
     private let daemon = Mutex<DaemonHandle?>(nil)
-    private let opened = ConnectionCounter()
 
     public init(settings: HTTPServerSettings, handler: any HTTPHandler) {
         self.settings = settings
         self.context = ServerContext(
             handler: handler,
             maxBodyBytes: settings.maxBodyBytes,
-            clientAuth: settings.tls?.clientAuth ?? .noClientCert
+            clientAuth: settings.tls?.clientAuth ?? .noClientCert,
+            deadline: ReadDeadline(timeoutSeconds: settings.readTimeout)
         )
     }
 
     public func start() throws(ServerError) {
+        // libmicrohttpd reports bad TLS material only as a failure to start, with a meaningless errno.
+        try settings.tls?.validate()
         // libmicrohttpd does not combine epoll with a thread per connection.
         var flags =
             settings.threads > 0
@@ -82,18 +92,20 @@ public final class MicroHTTPServer: Sendable {
         let started: OpaquePointer? = withTLSStrings { key, cert, trust, priorities in
             var options = zme_mhd_options()
             options.port = settings.listenAddress.port
-            options.connection_limit = UInt32(settings.maxConnections)
-            options.connection_timeout_seconds = UInt32(settings.idleTimeout)
-            options.thread_pool_size = UInt32(settings.threads)
+            // Clamped: out-of-range settings are refused where they are parsed, and must not trap here.
+            options.connection_limit = UInt32(clamping: max(1, settings.maxConnections))
+            options.per_ip_connection_limit = UInt32(clamping: max(0, settings.maxConnectionsPerClient))
+            options.connection_timeout_seconds = UInt32(clamping: max(1, settings.idleTimeout))
+            options.thread_pool_size = UInt32(clamping: max(0, settings.threads))
             options.https_key_pem = key
             options.https_cert_pem = cert
             options.https_trust_pem = trust
             options.https_priorities = priorities
-            options.on_connection_opened = { context in
-                guard let context else { return }
-                Unmanaged<ConnectionCounter>.fromOpaque(context).takeUnretainedValue().count.add(1, ordering: .relaxed)
-            }
-            options.on_connection_opened_context = Unmanaged.passUnretained(opened).toOpaque()
+            let contextPointer = Unmanaged.passUnretained(context).toOpaque()
+            options.on_connection_event = connectionEvent
+            options.on_connection_event_context = contextPointer
+            options.on_request_line = requestLineArrived
+            options.on_request_line_context = contextPointer
             switch settings.listenAddress.host {
             case .any:
                 options.flags = flags | UInt32(MHD_USE_DUAL_STACK.rawValue)
@@ -123,17 +135,23 @@ public final class MicroHTTPServer: Sendable {
             }
         }
         guard let started else {
-            throw ServerError(
-                "cannot listen on \(settings.listenAddress): \(String(cString: strerror(errno))) (is another process using the port?)"
-            )
+            let failure = errno
+            if failure == EADDRINUSE {
+                throw ServerError(
+                    "cannot listen on \(settings.listenAddress): address already in use (is another process using the port?)"
+                )
+            }
+            let reason = failure == 0 ? "libmicrohttpd refused to start" : String(cString: strerror(failure))
+            throw ServerError("cannot listen on \(settings.listenAddress): \(reason)")
         }
         daemon.withLock { $0 = DaemonHandle(pointer: started) }
+        context.deadline.start()
     }
 
     private func start(_ options: zme_mhd_options) -> OpaquePointer? {
         var options = options
         let contextPointer = Unmanaged.passUnretained(context).toOpaque()
-        return zme_mhd_start(&options, accessHandler, contextPointer, requestCompleted, nil)
+        return zme_mhd_start(&options, accessHandler, contextPointer, requestCompleted, contextPointer)
     }
 
     private func withTLSStrings<T>(
@@ -150,7 +168,7 @@ public final class MicroHTTPServer: Sendable {
     }
 
     /// TCP connections accepted since start (keep-alive connections count once).
-    public var connectionsOpened: Int { opened.count.load(ordering: .relaxed) }
+    public var connectionsOpened: Int { context.deadline.opened.load(ordering: .relaxed) }
 
     /// Stops accepting, finishes the requests in progress, and returns.
     public func stop() {
@@ -159,6 +177,7 @@ public final class MicroHTTPServer: Sendable {
             return daemon
         }
         if let running { MHD_stop_daemon(running.pointer) }
+        context.deadline.stop()
     }
 
     deinit { stop() }
@@ -174,20 +193,18 @@ private func withOptionalCString<T>(_ text: String?, _ body: (UnsafePointer<CCha
     return text.withCString { body($0) }
 }
 
-final class ConnectionCounter: Sendable {
-    let count = Atomic<Int>(0)
-}
-
 /// What the C callbacks reach through their context pointer.
 final class ServerContext: Sendable {
     let handler: any HTTPHandler
     let maxBodyBytes: Int
     let clientAuth: WebConfig.ClientAuth
+    let deadline: ReadDeadline
 
-    init(handler: any HTTPHandler, maxBodyBytes: Int, clientAuth: WebConfig.ClientAuth) {
+    init(handler: any HTTPHandler, maxBodyBytes: Int, clientAuth: WebConfig.ClientAuth, deadline: ReadDeadline) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
         self.clientAuth = clientAuth
+        self.deadline = deadline
     }
 
     /// Whether the connection's client certificate satisfies `clientAuth` (checked once per request,
@@ -204,8 +221,13 @@ final class ServerContext: Sendable {
     }
 }
 
-/// One request's body as it arrives in pieces; freed when libmicrohttpd reports the request completed.
-final class RequestBody {
-    var bytes: [UInt8] = []
+/// One request as it arrives: its admitted head, then its body in pieces, up to the limit `admit` gave.
+/// Freed when libmicrohttpd reports the request completed.
+final class RequestState {
+    var head: HTTPRequest?
+    var body: [UInt8] = []
+    var limit = 0
     var overflowed = false
+    /// A response is queued; nothing more is kept or answered.
+    var answered = false
 }

@@ -19,7 +19,8 @@ CURLcode zme_curl_setopt_data_callback(CURL *handle, CURLoption option, zme_curl
 CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
 
-typedef void (*zme_connection_opened)(void *context);
+/// Told when a request line has arrived (MHD_OPTION_URI_LOG_CALLBACK); the result becomes the request context.
+typedef void *(*zme_request_line_arrived)(void *context, const char *uri, struct MHD_Connection *connection);
 
 /// What the HTTP server adapter needs from MHD_start_daemon; zero means "library default".
 typedef struct {
@@ -34,8 +35,11 @@ typedef struct {
     const char *https_cert_pem;
     const char *https_trust_pem; // client CA for mutual TLS, or NULL
     const char *https_priorities;
-    zme_connection_opened on_connection_opened;  // NULL: not told
-    void *on_connection_opened_context;
+    unsigned int per_ip_connection_limit;
+    MHD_NotifyConnectionCallback on_connection_event;  // NULL: not told of connections opened and closed
+    void *on_connection_event_context;
+    zme_request_line_arrived on_request_line;  // NULL: not told
+    void *on_request_line_context;
 } zme_mhd_options;
 
 /// What a TLS client showed of itself (mutual TLS).
@@ -53,5 +57,7 @@ struct MHD_Daemon *zme_mhd_start(
     MHD_AccessHandlerCallback handler, void *handler_context,
     MHD_RequestCompletedCallback completed, void *completed_context);
 
+/// The socket of a connection (MHD_get_connection_info is variadic), or -1.
+int zme_mhd_connection_fd(struct MHD_Connection *connection);
 
 #endif
