@@ -4,12 +4,23 @@ public struct WebhookConfig: Sendable, Equatable {
     public struct BasicAuth: Sendable, Equatable {
         public var username: String
         public var passwordFile: String
+
+        public init(username: String, passwordFile: String) {
+            self.username = username
+            self.passwordFile = passwordFile
+        }
     }
 
     public struct HMAC: Sendable, Equatable {
         public var secretFile: String
         public var header: String = "X-Zuora-Signature"
         public var encoding: SignatureEncoding = .hex
+
+        public init(secretFile: String, header: String = "X-Zuora-Signature", encoding: SignatureEncoding = .hex) {
+            self.secretFile = secretFile
+            self.header = header
+            self.encoding = encoding
+        }
     }
 
     public var path = "/webhooks/meter-session-status"
@@ -24,6 +35,8 @@ public struct WebhookConfig: Sendable, Equatable {
     public var dedupWindow = 10_000
     /// Seconds without a callout after which a meter known only from callouts is forgotten.
     public var dynamicMeterTTL: Double = 86_400
+
+    public init() {}
 
     static func parse(_ node: ConfigNode) throws(ConfigError) -> WebhookConfig {
         let entries = try node.mapping(allowed: [
