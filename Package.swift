@@ -88,6 +88,7 @@ let package = Package(
         .testTarget(name: "MediationCoreTests", dependencies: ["MediationCore"]),
         .testTarget(name: "SimulatorCoreTests", dependencies: ["SimulatorCore", "MediationCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MediationCore"]),
+        .testTarget(name: "ZuoraClientTests", dependencies: ["ZuoraClient", "MediationCore"]),
     ]
 )
 

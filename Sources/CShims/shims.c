@@ -23,6 +23,9 @@ CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+CURLcode zme_curl_setopt_xferinfo_callback(CURL *handle, zme_curl_xferinfo_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, value);
+}
 
 /* Leaves request paths percent-encoded, so that an encoded '/' inside a path segment stays inside it. */
 static size_t zme_keep_escaped(void *cls, struct MHD_Connection *connection, char *text) {

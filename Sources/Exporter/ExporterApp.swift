@@ -175,16 +175,8 @@ final class ExporterApp: Sendable {
             let credentials = loaded.credentials
             let budget = loaded.config.zuora.requestBudget.share(of: shard.total)
             let concurrency = loaded.config.zuora.maxConcurrency
-            let client = self.client
-            // Token and budget state live in actors and locks of the client; updating them is quick.
-            Task {
-                await client.update(
-                    settings: settings,
-                    credentials: credentials,
-                    budget: budget,
-                    maxConcurrency: concurrency
-                )
-            }
+            // Synchronous: the new credentials and budget caps are in force before the reload answers.
+            client.update(settings: settings, credentials: credentials, budget: budget, maxConcurrency: concurrency)
             metrics.recordReload(successful: true, at: Clock.now())
             let count = loaded.config.meters.filter { shard.owns($0.key) }.count
             logger.info("configuration reloaded", metadata: ["meters": "\(count)"])

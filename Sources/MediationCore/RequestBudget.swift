@@ -45,7 +45,7 @@ public struct RequestBudget: Sendable {
     private struct Window: Sendable {
         let name: String
         let seconds: Double
-        let limit: Int
+        var limit: Int
         var slots = [Int](repeating: 0, count: 60)
         var slotIndex = 0
         var slotStart = 0.0
@@ -88,8 +88,25 @@ public struct RequestBudget: Sendable {
         return nil
     }
 
+    /// New caps (a reload) that keep the accounting: requests already counted in a window stay counted
+    /// there, so a reload cannot hand out a window's allowance twice. A window that had no cap before starts
+    /// empty; a window whose cap is removed is forgotten. A pause Zuora asked for stays.
+    public mutating func update(limits: BudgetLimits) {
+        windows = limits.windows.map { new in
+            guard var kept = windows.first(where: { $0.name == new.name }) else {
+                return Window(name: new.name, seconds: new.seconds, limit: new.limit)
+            }
+            kept.limit = new.limit
+            return kept
+        }
+    }
+
     /// Holds every request back until `until` (tenant-wide: Zuora's limits are per tenant).
-    public mutating func pause(until: Double) { pausedUntil = max(pausedUntil, until) }
+    public mutating func pause(until: Double) {
+        // A NaN would stick (every comparison with it is false) and silently lift the pause.
+        guard until.isFinite else { return }
+        pausedUntil = max(pausedUntil, until)
+    }
 
     /// Requests left in each window, for `zuora_api_request_budget_remaining`.
     public mutating func remaining(now: Double) -> [(window: String, remaining: Int)] {

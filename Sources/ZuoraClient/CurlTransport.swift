@@ -3,40 +3,6 @@ import CShims
 import Foundation
 import Synchronization
 
-/// One HTTP request for libcurl.
-public struct CurlRequest: Sendable {
-    public var method: String
-    public var url: String
-    public var headers: [String]
-    public var body: [UInt8]?
-    public var timeout: Double
-    /// A larger answer is abandoned: a runaway body must not grow memory.
-    public var maxBodyBytes: Int = 1 << 20
-
-    public init(method: String, url: String, headers: [String], body: [UInt8]? = nil, timeout: Double) {
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.timeout = timeout
-    }
-}
-
-public struct CurlResponse: Sendable {
-    public var status: Int
-    public var body: [UInt8]
-    /// The captured response headers, by lower-case name.
-    public var headers: [String: String]
-    public var seconds: Double
-}
-
-public enum CurlFailure: Error, Sendable, Equatable {
-    case timeout(String)
-    case network(String)
-    case bodyTooLarge(Int)
-    case badEncoding(String)
-}
-
 /// TLS settings towards Zuora. Verification is on unless `insecureSkipVerify` is set explicitly.
 public struct TLSSettings: Sendable, Equatable {
     public var caFile: String?
@@ -52,7 +18,7 @@ public struct TLSSettings: Sendable, Equatable {
 /// one thread and one easy handle per slot, so that `slots` requests really run at once (a concurrent
 /// DispatchQueue would give about one thread per core on Linux) and each handle keeps its connection
 /// alive: at most `slots` connections are ever open.
-public final class CurlTransport: Sendable {
+public final class CurlTransport: HTTPTransport {
     private let jobs = JobQueue()
     private let tls: TLSSettings
     private let userAgent: String
@@ -75,7 +41,9 @@ public final class CurlTransport: Sendable {
             let thread = Thread { [jobs, tls, userAgent, capturedHeaders] in
                 let handle = CurlHandle()
                 while let job = jobs.next() {
-                    job.finish(handle.perform(job.request, tls: tls, userAgent: userAgent, capture: capturedHeaders))
+                    // A job cancelled while it waited in the queue has been answered already: skip it.
+                    guard job.start() else { continue }
+                    job.finish(handle.perform(job, tls: tls, userAgent: userAgent, capture: capturedHeaders))
                 }
             }
             thread.name = "zuora-curl"
@@ -86,17 +54,77 @@ public final class CurlTransport: Sendable {
 
     public var slots: Int { jobs.workers }
 
+    /// Cancelling the calling task answers a queued request at once (it is never sent) and aborts one in
+    /// flight within about a second (libcurl calls the progress callback about once a second when idle).
     public func perform(_ request: CurlRequest) async -> Result<CurlResponse, CurlFailure> {
-        await withCheckedContinuation { continuation in
-            jobs.submit(CurlJob(request: request, finish: { continuation.resume(returning: $0) }))
+        if let refusal = request.refusal { return .failure(CurlFailure(.refused, refusal)) }
+        let job = CurlJob(request: request)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                job.attach(continuation)
+                jobs.submit(job)
+            }
+        } onCancel: {
+            job.cancel()
         }
     }
 }
 
-/// A request waiting for a worker thread, and where its result goes.
-struct CurlJob: Sendable {
+/// A request waiting for a worker thread or running on one, and where its result goes. The result is
+/// delivered exactly once: by the worker, or by a cancellation that came while the job was still queued.
+final class CurlJob: Sendable {
+    private enum Phase { case queued, running, done }
+
+    private struct State {
+        var phase = Phase.queued
+        var continuation: CheckedContinuation<Result<CurlResponse, CurlFailure>, Never>?
+        var early: Result<CurlResponse, CurlFailure>?
+    }
+
     let request: CurlRequest
-    let finish: @Sendable (Result<CurlResponse, CurlFailure>) -> Void
+    private let state = Mutex(State())
+    /// Read by libcurl's progress callback on the worker thread.
+    let cancelled = Atomic<Bool>(false)
+
+    init(request: CurlRequest) { self.request = request }
+
+    func attach(_ continuation: CheckedContinuation<Result<CurlResponse, CurlFailure>, Never>) {
+        let early: Result<CurlResponse, CurlFailure>? = state.withLock { state in
+            if let early = state.early { return early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    /// Whether a worker may run the job (false once cancelled).
+    func start() -> Bool {
+        state.withLock { state in
+            guard state.phase == .queued, !cancelled.load(ordering: .acquiring) else { return false }
+            state.phase = .running
+            return true
+        }
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        let queued = state.withLock { $0.phase == .queued }
+        if queued { finish(.failure(CurlFailure(.cancelled, "cancelled before it was sent"))) }
+    }
+
+    func finish(_ result: Result<CurlResponse, CurlFailure>) {
+        let continuation: CheckedContinuation<Result<CurlResponse, CurlFailure>, Never>? = state.withLock { state in
+            guard state.phase != .done else { return nil }
+            state.phase = .done
+            guard let continuation = state.continuation else {
+                state.early = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(returning: result)
+    }
 }
 
 /// Jobs handed to the worker threads, first come first served. The threads block on a condition
@@ -148,13 +176,14 @@ private final class CurlHandle: @unchecked Sendable {
     deinit { curl_easy_cleanup(raw) }
 
     func perform(
-        _ request: CurlRequest,
+        _ job: CurlJob,
         tls: TLSSettings,
         userAgent: String,
         capture: [String]
     )
         -> Result<CurlResponse, CurlFailure>
     {
+        let request = job.request
         // Reset drops the last request's options but keeps the connection cache.
         curl_easy_reset(raw)
         let sink = ResponseSink(limit: request.maxBodyBytes)
@@ -202,6 +231,17 @@ private final class CurlHandle: @unchecked Sendable {
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         zme_curl_setopt_pointer(raw, CURLOPT_WRITEDATA, unmanaged.toOpaque())
+        // The progress callback is how a cancelled task aborts a transfer in flight (NOSIGNAL rules out
+        // anything signal-based); libcurl calls it at least about once a second, even while waiting.
+        let progressJob = Unmanaged.passRetained(job)
+        defer { progressJob.release() }
+        zme_curl_setopt_long(raw, CURLOPT_NOPROGRESS, 0)
+        zme_curl_setopt_pointer(raw, CURLOPT_XFERINFODATA, progressJob.toOpaque())
+        zme_curl_setopt_xferinfo_callback(raw) { context, _, _, _, _ in
+            guard let context else { return 0 }
+            let job = Unmanaged<CurlJob>.fromOpaque(context).takeUnretainedValue()
+            return job.cancelled.load(ordering: .acquiring) ? 1 : 0
+        }
         errorBuffer[0] = 0
         let code = errorBuffer.withUnsafeMutableBufferPointer { buffer in
             zme_curl_setopt_pointer(raw, CURLOPT_ERRORBUFFER, buffer.baseAddress)
@@ -218,10 +258,17 @@ private final class CurlHandle: @unchecked Sendable {
                 ? String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 : String(cString: curl_easy_strerror(code))
             switch code {
-            case CURLE_OPERATION_TIMEDOUT: return .failure(.timeout(detail))
-            case CURLE_WRITE_ERROR where sink.overflowed: return .failure(.bodyTooLarge(request.maxBodyBytes))
-            case CURLE_BAD_CONTENT_ENCODING: return .failure(.badEncoding(detail))
-            default: return .failure(.network(detail))
+            case CURLE_OPERATION_TIMEDOUT: return .failure(CurlFailure(.timeout, detail, seconds: seconds))
+            case CURLE_WRITE_ERROR where sink.overflowed:
+                let text = "response body over \(request.maxBodyBytes) bytes"
+                return .failure(CurlFailure(.bodyTooLarge, text, seconds: seconds))
+            case CURLE_BAD_CONTENT_ENCODING: return .failure(CurlFailure(.badEncoding, detail, seconds: seconds))
+            case CURLE_ABORTED_BY_CALLBACK:
+                return .failure(CurlFailure(.cancelled, "cancelled while in flight", seconds: seconds))
+            case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT,
+                CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+                return .failure(CurlFailure(.unreachable, detail, seconds: seconds))
+            default: return .failure(CurlFailure(.network, detail, seconds: seconds))
             }
         }
         var status = 0

@@ -18,18 +18,24 @@ public final class ZuoraAPIClient: RunStatusFetching {
             trackId = zuora.trackId
             timeout = zuora.timeout
         }
+
+        init(baseURL: String, timeout: Double) {
+            self.baseURL = baseURL
+            self.timeout = timeout
+        }
     }
 
     private let settings: Mutex<Settings>
-    private let transport: CurlTransport
+    private let transport: any HTTPTransport
     private let tokens: TokenSource
     private let gate: RequestGate
     private let metrics: ExporterMetrics
-    private let logger: Logger
+    private let clock: any MonotonicClock
 
     static let capturedHeaders = ["zuora-request-id", "retry-after", "ratelimit-remaining", "ratelimit-reset"]
 
-    public init(
+    /// `clock` times waits, back-offs and token lifetimes; `wallClock` only the shown token expiry.
+    public convenience init(
         settings: Settings,
         credentials: ZuoraCredentials,
         tls: TLSSettings,
@@ -37,51 +43,80 @@ public final class ZuoraAPIClient: RunStatusFetching {
         maxConcurrency: Int = 4,
         metrics: ExporterMetrics,
         logger: Logger,
-        userAgent: String
+        userAgent: String,
+        clock: any MonotonicClock = SystemMonotonicClock(),
+        wallClock: any WallClock = SystemWallClock()
     ) {
-        self.gate = RequestGate(limits: budget, metrics: metrics)
-        self.settings = Mutex(settings)
-        self.transport = CurlTransport(
+        let transport = CurlTransport(
             tls: tls,
             userAgent: userAgent,
             capturedHeaders: Self.capturedHeaders,
             slots: maxConcurrency
         )
-        self.metrics = metrics
-        self.logger = logger
-        self.tokens = TokenSource(credentials: credentials)
+        self.init(
+            settings: settings,
+            credentials: credentials,
+            transport: transport,
+            budget: budget,
+            metrics: metrics,
+            logger: logger,
+            clock: clock,
+            wallClock: wallClock
+        )
     }
 
-    /// Takes new settings, credentials and budget (configuration reload). A change of credentials or of
-    /// base URL drops the cached token.
+    /// With any transport (tests pass a fake).
+    init(
+        settings: Settings,
+        credentials: ZuoraCredentials,
+        transport: any HTTPTransport,
+        budget: BudgetLimits = BudgetLimits(),
+        metrics: ExporterMetrics,
+        logger: Logger,
+        clock: any MonotonicClock,
+        wallClock: any WallClock
+    ) {
+        self.gate = RequestGate(limits: budget, metrics: metrics, clock: clock)
+        self.settings = Mutex(settings)
+        self.transport = transport
+        self.metrics = metrics
+        self.clock = clock
+        self.tokens = TokenSource(credentials: credentials, clock: clock, logger: logger) { fresh in
+            // Shown as a Unix timestamp: the remaining lifetime measured on the monotonic clock, from now.
+            metrics.setTokenExpiry(wallClock.now() + (fresh.policy.expiresAt - clock.now()))
+        }
+    }
+
+    /// Takes new settings, credentials and budget (configuration reload); all are in force when this
+    /// returns. A change of credentials or of base URL drops the cached token, and a token being fetched
+    /// with the old ones is discarded. The budget keeps what it counted; only its caps change.
     public func update(
         settings newSettings: Settings,
         credentials: ZuoraCredentials,
         budget: BudgetLimits,
         maxConcurrency: Int
-    ) async {
-        if maxConcurrency > transport.slots { transport.addSlots(maxConcurrency - transport.slots) }
+    ) {
+        if let curl = transport as? CurlTransport, maxConcurrency > curl.slots {
+            curl.addSlots(maxConcurrency - curl.slots)
+        }
         let baseChanged = settings.withLock { current in
             defer { current = newSettings }
             return current.baseURL != newSettings.baseURL
         }
         gate.update(limits: budget)
-        await tokens.replaceCredentials(credentials, force: baseChanged)
+        tokens.replaceCredentials(credentials, force: baseChanged)
     }
 
     public func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
-        FetchResult(await runStatus(key))
-    }
-
-    private func runStatus(_ key: MeterKey) async -> PollOutcome.Result {
-        let settings = self.settings.withLock { $0 }
         var retriedAfter401 = false
         while true {
+            let settings = self.settings.withLock { $0 }
             let token: String
-            switch await tokens.token(fetch: { credentials in await self.fetchToken(credentials, settings: settings) })
-            {
+            switch await tokens.token(fetch: { [self] credentials in await fetchToken(credentials) }) {
             case .success(let current): token = current
-            case .failure(let failure): return .failure(.auth, message: failure.message)
+            // No token, no request for any meter: a tenant fault.
+            case .failure(let failure):
+                return FetchResult(.failure(failure.reason, message: failure.message), scope: .tenant)
             }
             let url = "\(settings.baseURL)/meters/\(key.meterId)/\(PathEncoding.segment(key.version))/runStatus"
             var headers = [
@@ -90,53 +125,32 @@ public final class ZuoraAPIClient: RunStatusFetching {
             if let entity = settings.entityIds { headers.append("Zuora-Entity-Ids: \(entity)") }
             if let org = settings.orgIds { headers.append("Zuora-Org-Ids: \(org)") }
             if let track = settings.trackId { headers.append("Zuora-Track-Id: \(track)") }
-            await gate.acquire()
-            let result = await transport.perform(
-                CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout)
-            )
-            switch result {
+            do {
+                try await gate.acquire()
+            } catch {
+                return ZuoraFaults.result(of: CurlFailure(.cancelled, "cancelled before it was sent"))
+            }
+            let request = CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout)
+            switch await transport.perform(request) {
             case .failure(let failure):
-                metrics.recordRequest(.runStatus, code: 0, seconds: 0)
-                return Self.outcome(of: failure)
+                metrics.recordRequest(.runStatus, code: 0, seconds: failure.seconds)
+                return ZuoraFaults.result(of: failure)
             case .success(let response):
                 metrics.recordRequest(.runStatus, code: response.status, seconds: response.seconds)
                 gate.observe(response)
                 if response.status == 401, !retriedAfter401 {
                     // An expired or revoked token: get a new one and try this request once more.
                     retriedAfter401 = true
-                    await tokens.invalidate(token)
+                    tokens.invalidate(token)
                     continue
                 }
-                return Self.outcome(of: response)
+                return ZuoraFaults.result(of: response)
             }
         }
     }
 
-    static func outcome(of failure: CurlFailure) -> PollOutcome.Result {
-        switch failure {
-        case .timeout(let detail): .failure(.timeout, message: detail)
-        case .network(let detail): .failure(.network, message: detail)
-        case .bodyTooLarge(let limit): .failure(.decode, message: "response body over \(limit) bytes")
-        case .badEncoding(let detail): .failure(.decode, message: detail)
-        }
-    }
-
-    static func outcome(of response: CurlResponse) -> PollOutcome.Result {
-        let requestId = response.headers["zuora-request-id"].map { " (Zuora-Request-Id \($0))" } ?? ""
-        guard response.status == 200 else {
-            let detail = ZuoraResponses.errorSummary(from: response.body) ?? "no error details in the body"
-            return .failure(
-                PollErrorReason.forHTTPStatus(response.status),
-                message: "HTTP \(response.status): \(detail)\(requestId)"
-            )
-        }
-        switch ZuoraResponses.runStatus(from: response.body) {
-        case .success(let status): return .status(status)
-        case .failure(let problem): return .failure(.decode, message: "\(problem)\(requestId)")
-        }
-    }
-
-    private func fetchToken(_ credentials: ZuoraCredentials, settings: Settings) async -> TokenSource.FetchResult {
+    private func fetchToken(_ credentials: ZuoraCredentials) async -> Result<FetchedToken, TokenFailure> {
+        let settings = self.settings.withLock { $0 }
         let form = [
             ("client_id", credentials.clientId), ("client_secret", credentials.clientSecret),
             ("grant_type", "client_credentials"),
@@ -148,38 +162,17 @@ public final class ZuoraAPIClient: RunStatusFetching {
             body: Array(form.utf8),
             timeout: settings.timeout
         )
-        await gate.acquire()
-        let now = Clock.now()
+        do { try await gate.acquire() } catch { return .failure(.cancelled) }
+        // The lifetime counts from before the request: the token is refreshed a little early, never late.
+        let sentAt = clock.now()
         switch await transport.perform(request) {
         case .failure(let failure):
-            metrics.recordRequest(.token, code: 0, seconds: 0)
-            logger.warning("Zuora token request failed", metadata: ["error": "\(failure)"])
-            return .failure(TokenFailure(message: "token request failed: \(failure)"))
+            metrics.recordRequest(.token, code: 0, seconds: failure.seconds)
+            return .failure(ZuoraFaults.tokenFailure(of: failure))
         case .success(let response):
             metrics.recordRequest(.token, code: response.status, seconds: response.seconds)
             gate.observe(response)
-            let requestId = response.headers["zuora-request-id"] ?? ""
-            guard (200..<300).contains(response.status) else {
-                // The body of a failed token request is undocumented; report the status, never the form.
-                logger.warning(
-                    "Zuora rejected the token request; check the client id and secret",
-                    metadata: ["status": "\(response.status)", "zuora_request_id": "\(requestId)"]
-                )
-                return .failure(TokenFailure(message: "token request answered HTTP \(response.status)"))
-            }
-            switch ZuoraResponses.token(from: response.body) {
-            case .failure(let problem):
-                return .failure(TokenFailure(message: "token response unusable: \(problem)"))
-            case .success(let token):
-                let policy = TokenPolicy(fetchedAt: now, lifetime: token.expiresIn)
-                metrics.setTokenExpiry(policy.expiresAt)
-                logger.debug("fetched a Zuora access token", metadata: ["expires_in": "\(token.expiresIn)"])
-                return .success((token.token, policy))
-            }
+            return ZuoraFaults.token(from: response, fetchedAt: sentAt)
         }
     }
-}
-
-struct TokenFailure: Error, Sendable {
-    let message: String
 }

@@ -19,6 +19,13 @@ CURLcode zme_curl_setopt_data_callback(CURL *handle, CURLoption option, zme_curl
 CURLcode zme_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode zme_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
 
+/// CURLOPT_XFERINFOFUNCTION's callback: a non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+typedef int (*zme_curl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                                          curl_off_t ultotal, curl_off_t ulnow);
+CURLcode zme_curl_setopt_xferinfo_callback(CURL *handle, zme_curl_xferinfo_callback value);
+
+typedef void (*zme_connection_opened)(void *context);
+
 /// Told when a request line has arrived (MHD_OPTION_URI_LOG_CALLBACK); the result becomes the request context.
 typedef void *(*zme_request_line_arrived)(void *context, const char *uri, struct MHD_Connection *connection);
 
