@@ -112,7 +112,7 @@ final class ExporterApp: Sendable {
             logger.critical("\(warning)")
         }
         apply(loaded)
-        metrics.recordReload(successful: true, at: Clock.now())
+        metrics.recordReload(successful: true, at: SystemWallClock().now())
         reloader.app = self
     }
 
@@ -163,7 +163,7 @@ final class ExporterApp: Sendable {
             do throws(ConfigError) {
                 loaded = try LoadedConfig.load(file: configFile, logger: logger)
             } catch {
-                metrics.recordReload(successful: false, at: Clock.now())
+                metrics.recordReload(successful: false, at: SystemWallClock().now())
                 logger.error(
                     "configuration reload failed; keeping the running configuration",
                     metadata: ["error": "\(error)"]
@@ -177,7 +177,7 @@ final class ExporterApp: Sendable {
             let concurrency = loaded.config.zuora.maxConcurrency
             // Synchronous: the new credentials and budget caps are in force before the reload answers.
             client.update(settings: settings, credentials: credentials, budget: budget, maxConcurrency: concurrency)
-            metrics.recordReload(successful: true, at: Clock.now())
+            metrics.recordReload(successful: true, at: SystemWallClock().now())
             let count = loaded.config.meters.filter { shard.owns($0.key) }.count
             logger.info("configuration reloaded", metadata: ["meters": "\(count)"])
             return .success("reloaded: \(count) meter-versions")

@@ -43,7 +43,9 @@ public enum CalloutBody {
         var previous: RunStatus?
         if let previousName = fields.previousStatus?.text, !previousName.isEmpty {
             guard let known = RunStatus(name: previousName.uppercased()) else {
-                return .failure(CalloutProblem("previousStatus \(Excerpt.of(previousName)) is not a documented session status"))
+                return .failure(
+                    CalloutProblem("previousStatus \(Excerpt.of(previousName)) is not a documented session status")
+                )
             }
             previous = known
         }

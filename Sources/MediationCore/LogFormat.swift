@@ -33,7 +33,7 @@ public struct LineLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let line = Self.line(
             format: format,
-            time: LandingPage.isoTimestamp(Clock.now()),
+            time: LandingPage.isoTimestamp(SystemWallClock().now()),
             level: event.level,
             message: "\(event.message)",
             metadata: merged

@@ -58,20 +58,14 @@ public enum Signatures {
             decoded.reserveCapacity(bytes.count / 2)
             var index = bytes.startIndex
             while index < bytes.endIndex {
-                guard let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1]) else { return nil }
+                guard let high = PathEncoding.hexValue(bytes[index]), let low = PathEncoding.hexValue(bytes[index + 1])
+                else {
+                    return nil
+                }
                 decoded.append(high << 4 | low)
                 index += 2
             }
             return decoded
-        }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 

@@ -75,7 +75,8 @@ public final class WebhookReceiver: HTTPHandler {
     public func admit(_ head: HTTPRequest) -> Admission {
         if let refusal = refusal(head) { return .refuse(refusal) }
         // Digits beyond UInt64 are a body over the limit too.
-        if let length = head.header("Content-Length"), !length.isEmpty, length.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+        if let length = head.header("Content-Length"), !length.isEmpty,
+            length.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
             UInt64(length).map({ $0 > config.maxBodyBytes }) ?? true
         {
             metrics.recordWebhook(.invalid)

@@ -73,7 +73,7 @@ struct SimulatorCommand: AsyncParsableCommand {
                 step: stepSeconds > 0 ? stepSeconds : nil
             ),
             meters: keys,
-            now: Clock.now(),
+            now: SystemWallClock().now(),
             connectionsOpened: { serverReference.server?.connectionsOpened ?? 0 }
         )
         var serverSettings = HTTPServerSettings(listenAddress: try ListenAddress(listenAddress))
@@ -124,7 +124,7 @@ struct SimulatorHandler: HTTPHandler {
     let simulator: ZuoraSimulator
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let answer = simulator.respond(to: request, now: Clock.now())
+        let answer = simulator.respond(to: request, now: SystemWallClock().now())
         if answer.delay > 0 { usleep(UInt32(min(answer.delay, 600) * 1_000_000)) }
         return answer.response
     }

@@ -8,7 +8,10 @@ struct AuthHardeningTests {
     func timedRequest(_ url: String, user: String, password: String) throws -> (status: Int, seconds: Double) {
         let result = try runTool(
             "/usr/bin/curl",
-            ["-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "10", "-u", "\(user):\(password)", url]
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "--max-time", "10", "-u",
+                "\(user):\(password)", url,
+            ]
         )
         let fields = result.output.split(separator: " ")
         return (Int(fields.first ?? "") ?? 0, Double(fields.last ?? "") ?? 0)
@@ -42,7 +45,13 @@ struct AuthHardeningTests {
             ratio > 0.8 && ratio < 1.2,
             "unknown user \(medianUnknown) s, wrong password \(medianWrong) s: indistinguishable to 20 %"
         )
-        let nul = http("GET", url, headers: ["Authorization: Basic " + Data("prometheus:\(WebServerTests.password)\u{0}x".utf8).base64EncodedString()])
+        let nul = http(
+            "GET",
+            url,
+            headers: [
+                "Authorization: Basic " + Data("prometheus:\(WebServerTests.password)\u{0}x".utf8).base64EncodedString()
+            ]
+        )
         #expect(nul.status == 401, "a password is not cut at a NUL byte")
         #expect(http("GET", url, extra: ["-u", "prometheus:\(WebServerTests.password)"]).status == 200)
     }

@@ -44,7 +44,7 @@ struct ShardingTests {
             ["--config.file", stack.configURL.path, "--shard", "3", "--total-shards", "3"],
             environment: ["ZUORA_CLIENT_ID": "a", "ZUORA_CLIENT_SECRET": "b"]
         )
-        #expect(bad.status == 1 && bad.output.contains("--shard must be between 0 and 2"), "\(bad.output)")
+        #expect(bad.status == 1 && bad.output.contains("--shard") && bad.output.contains("0 to 2"), "\(bad.output)")
     }
 
     @Test func aCalloutIsTrackedOnlyByTheShardThatOwnsItsMeter() throws {

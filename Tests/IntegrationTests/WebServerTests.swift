@@ -134,7 +134,10 @@ struct WebServerTests {
         limit.rlim_cur = limit.rlim_max
         setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         let stack = try Stack(startExporter: false)
-        try stack.startExporter(arguments: ["--web.max-connections", "2000", "--web.max-connections-per-client", "2000", "--web.max-concurrent-scrapes", "64"])
+        try stack.startExporter(arguments: [
+            "--web.max-connections", "2000", "--web.max-connections-per-client", "2000", "--web.max-concurrent-scrapes",
+            "64",
+        ])
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
         for _ in 0..<1000 { idle.append(try connectTo(port: stack.exporterPort)) }

@@ -64,7 +64,11 @@ struct HostileInputTests {
 
     @Test func aPasswordIsNotCutAtANulByte() {
         let gate = gate(["prometheus": bcrypt("s3cret-pass", cost: 4)])
-        let right = HTTPRequest(method: "GET", path: "/-/healthy", headers: basic(Array("prometheus".utf8), Array("s3cret-pass".utf8)))
+        let right = HTTPRequest(
+            method: "GET",
+            path: "/-/healthy",
+            headers: basic(Array("prometheus".utf8), Array("s3cret-pass".utf8))
+        )
         #expect(gate.respond(to: right).status == 200)
         for password in ["s3cret-pass\u{0}anything", "s3cret-pass\u{0}", "\u{0}s3cret-pass"] {
             let request = HTTPRequest(
@@ -74,13 +78,18 @@ struct HostileInputTests {
             )
             #expect(gate.respond(to: request).status == 401, "\(password.debugDescription) is refused")
         }
-        let nulUser = HTTPRequest(method: "GET", path: "/-/healthy", headers: basic(Array("prometheus\u{0}x".utf8), Array("s3cret-pass".utf8)))
+        let nulUser = HTTPRequest(
+            method: "GET",
+            path: "/-/healthy",
+            headers: basic(Array("prometheus\u{0}x".utf8), Array("s3cret-pass".utf8))
+        )
         #expect(gate.respond(to: nulUser).status == 401)
     }
 
     @Test(arguments: [
         "Basic", "Basic ", "Basic ====", "Basic é", "basic " + String(repeating: "A", count: 100_000), "Bearer x",
-        "Basic " + Data([0xff, 0xfe, 0x3a, 0xff]).base64EncodedString(), "Basic " + Data("nocolon".utf8).base64EncodedString(),
+        "Basic " + Data([0xff, 0xfe, 0x3a, 0xff]).base64EncodedString(),
+        "Basic " + Data("nocolon".utf8).base64EncodedString(),
     ])
     func hostileAuthorizationHeadersAreRefused(header: String) {
         let gate = gate(["prometheus": bcrypt("pw", cost: 4)])
@@ -94,7 +103,11 @@ struct HostileInputTests {
         // The gate checks an unknown user's password against a configured hash: one bcrypt either way.
         #expect(hashes.verify(user: Array("nobody".utf8), password: Array("x".utf8), hash: hash) == .mismatch)
         let gate = gate(["prometheus": hash])
-        let unknown = HTTPRequest(method: "GET", path: "/metrics", headers: basic(Array("nobody".utf8), Array("right".utf8)))
+        let unknown = HTTPRequest(
+            method: "GET",
+            path: "/metrics",
+            headers: basic(Array("nobody".utf8), Array("right".utf8))
+        )
         #expect(gate.respond(to: unknown).status == 401, "the right password of another user opens nothing")
     }
 
@@ -177,7 +190,10 @@ struct ConfigHardeningTests {
     @Test func theDynamicMeterLifetimeIsConfigurable() throws {
         let yaml = Self.base + "webhook:\n  insecure: true\n  dynamic_meter_ttl: 2h\n"
         #expect(try ExporterConfig.parse(yaml: yaml).webhook?.dynamicMeterTTL == 7200)
-        #expect(try ExporterConfig.parse(yaml: Self.base + "webhook:\n  insecure: true\n").webhook?.dynamicMeterTTL == 86_400)
+        #expect(
+            try ExporterConfig.parse(yaml: Self.base + "webhook:\n  insecure: true\n").webhook?.dynamicMeterTTL
+                == 86_400
+        )
     }
 
     @Test func reloadIsOffUnlessTheLifecycleFlagIsGiven() {

@@ -52,9 +52,9 @@ struct PollerTests {
         -> Bool
     {
         let task = Task { await poller.run() }
-        let deadline = Clock.now() + timeout
+        let deadline = SystemMonotonicClock().now() + timeout
         var met = await condition()
-        while !met, Clock.now() < deadline {
+        while !met, SystemMonotonicClock().now() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
             met = await condition()
         }
@@ -146,10 +146,10 @@ struct PollerTests {
         let poller = poller(hub, fetcher)
         let task = Task { await poller.run() }
         defer { task.cancel() }
-        let deadline = Clock.now() + 10
-        while !poller.isReady, Clock.now() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        let deadline = SystemMonotonicClock().now() + 10
+        while !poller.isReady, SystemMonotonicClock().now() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         hub.configure([spec(1), spec(2, "0.0.2")])
-        while hub.state(of: key(2, "0.0.2"))?.status == nil, Clock.now() < deadline {
+        while hub.state(of: key(2, "0.0.2"))?.status == nil, SystemMonotonicClock().now() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         hub.configure([spec(2, "0.0.2")])

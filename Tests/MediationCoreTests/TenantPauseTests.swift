@@ -109,7 +109,12 @@ struct TenantPauseTests {
         #expect(schedule.nextDue() == 70, "a meter fault after tenant faults starts from the first back-off step")
     }
 
-    func poller(_ hub: StatusHub, _ fetcher: some RunStatusFetching, clock: ManualClock, wall: ManualWallClock)
+    func poller(
+        _ hub: StatusHub,
+        _ fetcher: some RunStatusFetching,
+        clock: ManualClock,
+        wall: ManualWallClock
+    )
         -> Poller
     {
         Poller(
@@ -174,7 +179,10 @@ struct TenantPauseTests {
         #expect(before == 3, "polled at 0, 60 and 120 s")
         wall.step(by: step)
         await driver.advance(by: 120)
-        #expect(fetcher.calls[key(1)] == before + 2, "two more polls in the next two minutes, whatever the wall clock did")
+        #expect(
+            fetcher.calls[key(1)] == before + 2,
+            "two more polls in the next two minutes, whatever the wall clock did"
+        )
         let shown = hub.state(of: key(1))?.lastPollAt ?? 0
         #expect(shown == wall.now(), "shown timestamps follow the wall clock")
         task.cancel()

@@ -18,7 +18,12 @@ struct WebhookReceiverTests {
         let config: WebhookConfig
     }
 
-    func setup(hmac: Bool = false, memory: CalloutMemory? = nil, clock: ManualClock = ManualClock(), maxDynamic: Int = 100)
+    func setup(
+        hmac: Bool = false,
+        memory: CalloutMemory? = nil,
+        clock: ManualClock = ManualClock(),
+        maxDynamic: Int = 100
+    )
         -> Setup
     {
         var config = WebhookConfig()

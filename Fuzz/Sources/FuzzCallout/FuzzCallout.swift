@@ -15,7 +15,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if event.key.meterId <= 0 { violated("accepted meterId \(event.key.meterId)", input: input) }
     if event.key.version.isEmpty { violated("accepted an empty version", input: input) }
     if event.sessionId.isEmpty { violated("accepted an empty sessionId", input: input) }
-    if event.runType != "NORMAL" && event.runType != "DEBUG" { violated("accepted runType \(event.runType)", input: input) }
+    if event.runType != "NORMAL" && event.runType != "DEBUG" {
+        violated("accepted runType \(event.runType)", input: input)
+    }
     if !event.status.isKnown { violated("accepted an undocumented status", input: input) }
     if let duration = event.sessionDuration, !(duration >= 0 && duration.isFinite) {
         violated("session duration \(duration)", input: input)

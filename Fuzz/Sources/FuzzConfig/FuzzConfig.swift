@@ -25,7 +25,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if !(1...256).contains(config.zuora.maxConcurrency) {
         violated("accepted max_concurrency \(config.zuora.maxConcurrency)", input: input)
     }
-    for interval in [config.pollInterval, config.idlePollInterval, config.webhookIdlePollInterval, config.zuora.timeout]
+    for interval in [
+        config.pollInterval, config.idlePollInterval, config.webhookIdlePollInterval, config.zuora.timeout,
+    ]
     where !(interval >= 0.001) {
         violated("accepted a duration of \(interval) s", input: input)
     }

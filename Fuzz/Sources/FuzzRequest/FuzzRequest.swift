@@ -39,7 +39,10 @@ let routes = ExporterRoutes(
     reload: { .success("reloaded") }
 )
 /// bcrypt of `fuzz-pass` at the lowest cost, so that the fuzzer runs many inputs a second.
-let gated = BasicAuthGate(users: ["prometheus": "$2b$04$ErhCz6aUdSCr/CVm1zwIIODMelV.Z1SN3GbHZC56SIW0yxE3QOxU."], inner: routes)
+let gated = BasicAuthGate(
+    users: ["prometheus": "$2b$04$ErhCz6aUdSCr/CVm1zwIIODMelV.Z1SN3GbHZC56SIW0yxE3QOxU."],
+    inner: routes
+)
 
 /// Splits the input as documented above.
 func request(from input: [UInt8]) -> HTTPRequest {
@@ -103,7 +106,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             given.user == Array("zuora".utf8), given.password == Array("pw".utf8)
         else { violated("a callout passed without the receiver's credentials", input: input) }
     }
-    if request.path == "/-/reload", response.status == 200 { violated("reload without the lifecycle flag", input: input) }
+    if request.path == "/-/reload", response.status == 200 {
+        violated("reload without the lifecycle flag", input: input)
+    }
     _ = response.body.count
     return 0
 }

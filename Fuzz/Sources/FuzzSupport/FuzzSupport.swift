@@ -187,11 +187,15 @@ public func checkBody(_ body: [UInt8], names: Set<String>) -> Result<[SampleLine
         switch parseSampleLine(text) {
         case .failure(let problem):
             return .failure(
-                Problem("line \(number + 1): \(problem): \(String(decoding: text.prefix(200), as: UTF8.self).debugDescription)")
+                Problem(
+                    "line \(number + 1): \(problem): \(String(decoding: text.prefix(200), as: UTF8.self).debugDescription)"
+                )
             )
         case .success(let sample):
             guard names.contains(sample.name) else {
-                return .failure(Problem("line \(number + 1) starts with unknown metric \(sample.name.debugDescription)"))
+                return .failure(
+                    Problem("line \(number + 1) starts with unknown metric \(sample.name.debugDescription)")
+                )
             }
             samples.append(sample)
         }
