@@ -208,3 +208,35 @@ struct HardeningTests {
         }
     }
 }
+
+/// Reloads must not reset what the request budget has counted: a reload after every callout once drove
+/// 196 runStatus requests in 20 s through a budget of 5 a minute.
+@Suite(.serialized)
+struct BudgetAcrossReloadsTests {
+    @Test func callsAndReloadsStayWithinTheBudget() throws {
+        let stack = try Stack(
+            extraZuora: "  request_budget:\n    per_minute: 5\n",
+            extraConfig: "webhook:\n  insecure: true\n  max_dynamic_meters: 0\n"
+        )
+        let started = Date()
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) != nil })
+        for round in 0..<8 {
+            let body =
+                #"{"meterId":101,"sessionId":"s-\#(round)","runType":"NORMAL","status":"RUNNING","#
+                + #""previousStatus":"COMPLETED"}"#
+            _ = http(
+                "POST",
+                "\(stack.exporterURL)/webhooks/meter-session-status",
+                body: body,
+                headers: ["Content-Type: application/json", "Zuora-Notification-Id: n-\(round)"]
+            )
+            kill(stack.exporter!.process.processIdentifier, SIGHUP)
+            Thread.sleep(forTimeInterval: 1)
+        }
+        let stats = stack.simulatorStats()
+        let requests = (stats["runStatusRequests"] ?? 0) + (stats["tokenRequests"] ?? 0)
+        #expect(Date().timeIntervalSince(started) < 55, "the whole test stays inside one budget minute")
+        #expect(requests <= 5, "at most 5 requests to Zuora in the first minute, reloads or not: \(stats)")
+        #expect(stack.exporter?.log.contains("configuration reloaded") == true)
+    }
+}
