@@ -12,9 +12,6 @@ import Glibc
 
 /// A bcrypt hash made with the system's libxcrypt, independently of `PasswordHash`.
 func bcrypt(_ password: String, cost: Int) -> String {
-    var saltData: UnsafeMutableRawPointer?
-    var saltSize: Int32 = 0
-    defer { free(saltData) }
     let salt = String(cString: crypt_gensalt_ra("$2b$", UInt(cost), nil, 0))
     var data: UnsafeMutableRawPointer?
     var size: Int32 = 0

@@ -1,33 +1,6 @@
 public import Logging
 import Synchronization
 
-/// How the poller paces itself; replaced as a whole on reload.
-public struct PollSettings: Sendable, Equatable {
-    public var plan: PollPlan
-    public var maxConcurrency: Int
-    /// Rest interval while callouts arrive (the push path covers changes); nil without a receiver.
-    public var webhookRestInterval: Double?
-    /// Longest wait between polls of a failing meter-version.
-    public var backoffCap: Double = 600
-    /// Seconds without a callout after which a meter known only from callouts is forgotten; nil without
-    /// a callout receiver.
-    public var dynamicMeterTTL: Double?
-
-    public init(plan: PollPlan, maxConcurrency: Int, webhookRestInterval: Double? = nil) {
-        self.plan = plan
-        self.maxConcurrency = maxConcurrency
-        self.webhookRestInterval = webhookRestInterval
-    }
-
-    /// Fixed intervals with no budget: what tests and simple set-ups use.
-    public init(interval: Double, maxConcurrency: Int) {
-        self.init(
-            plan: PollPlan(activeInterval: interval, restInterval: interval, budget: BudgetLimits()),
-            maxConcurrency: maxConcurrency
-        )
-    }
-}
-
 /// Polls configured meter-versions on their own schedules (`PollSchedule`): active ones every
 /// `activeInterval`, those at rest every `restInterval`, both stretched when the request budget needs it,
 /// at most `maxConcurrency` at once. A fault of the whole tenant pauses every poll but one probe
@@ -256,40 +229,4 @@ public final class Poller: Sendable {
             )
         }
     }
-}
-
-/// A hash that stays the same across runs and machines (Swift's `Hasher` is seeded per process):
-/// FNV-1a over the meter id and version. Orders polls within a cycle and assigns shards.
-public enum StableHash {
-    public static func of(_ key: MeterKey) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(key.meterId)/\(key.version)".utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return hash
-    }
-}
-
-/// kube-state-metrics' sharding convention: replica `shard` of `total` owns the meter-versions whose
-/// stable hash modulo `total` is `shard`, so replicas together cover every meter-version exactly once.
-public struct Shard: Sendable, Equatable {
-    public let index: Int
-    public let total: Int
-
-    public static let whole = Shard(index: 0, total: 1)
-
-    public init(index: Int, total: Int) {
-        self.index = index
-        self.total = total
-    }
-
-    /// Nil when the pair is usable, else what is wrong with it.
-    public var problem: String? {
-        guard total >= 1 else { return "--total-shards must be at least 1" }
-        guard (0..<total).contains(index) else { return "--shard must be between 0 and \(total - 1)" }
-        return nil
-    }
-
-    public func owns(_ key: MeterKey) -> Bool { total <= 1 || StableHash.of(key) % UInt64(total) == UInt64(index) }
 }
