@@ -4,9 +4,13 @@
 For each fleet size N it starts the simulator with meters 1..N, measures the simulator's own capacity
 with wrk, lets the exporter poll it flat out (10% injected 500s, so poll-error series exist), makes the
 exporter idle (SIGHUP with 1h intervals), captures its /metrics, serves the same series from a
-conventional client_golang exporter (bench/goexporter) and scrapes both with wrk. Prints one Markdown
-table and the issue's targets with PASS/FAIL. Every process it starts is stopped, also on errors and
-Ctrl-C. Traffic goes to 127.0.0.1 only.
+conventional client_golang exporter (bench/goexporter) and scrapes both with wrk.
+
+This is the measure step: it writes the figures as JSON (--json OUT; the file is rewritten after each
+size, so a failed or interrupted run keeps the sizes already measured) and prints no table. The report
+step, scripts/bench-report.py RESULTS_JSON, prints the Markdown table and the issue's targets with
+PASS/FAIL from that file; scripts/bench.sh runs both. Every process it starts is stopped, also on errors
+and Ctrl-C. Traffic goes to 127.0.0.1 only.
 """
 
 import argparse
@@ -380,38 +384,6 @@ def fmt(value, digits=None):
     return f"{value:.3f}"
 
 
-def ratio(a, b):
-    if a is None or b is None:
-        return "–"
-    if b == 0:
-        return "∞" if a else "–"
-    return f"{a / b:.2f}×"
-
-
-ROWS = [
-    ("scrapes/s plain", "ours_plain_rps", "go_plain_rps"),
-    ("scrapes/s gzip", "ours_gzip_rps", "go_gzip_rps"),
-    ("p50 latency plain (ms)", "ours_plain_p50", "go_plain_p50"),
-    ("p99 latency plain (ms)", "ours_plain_p99", "go_plain_p99"),
-    ("p50 latency gzip (ms)", "ours_gzip_p50", "go_gzip_p50"),
-    ("p99 latency gzip (ms)", "ours_gzip_p99", "go_gzip_p99"),
-    ("body bytes plain", "ours_bytes", "go_bytes"),
-    ("body bytes gzip", "ours_gz_bytes", "go_gz_bytes"),
-    ("series", "ours_series", "go_series"),
-    ("RSS before scrapes (MiB)", "ours_rss_before", None),
-    ("RSS after scrapes (MiB)", "ours_rss", "go_rss"),
-    ("idle CPU (% of a core)", "ours_idle_cpu", "go_idle_cpu"),
-    ("scrapes/s plain, while polling every {live} (Go column: idle)", "live_plain_rps", "go_plain_rps"),
-    ("scrapes/s gzip, while polling every {live} (Go column: idle)", "live_gzip_rps", "go_gzip_rps"),
-    ("p99 latency plain, while polling (ms)", "live_plain_p99", "go_plain_p99"),
-    ("p99 latency gzip, while polling (ms)", "live_gzip_p99", "go_gzip_p99"),
-    ("RSS after scrapes while polling (MiB)", "live_rss", "go_rss"),
-    ("first poll cycle (s)", "cycle_s", None),
-    ("poll requests/s (Go column: wrk vs simulator)", "poll_rps", "wrk_sim_rps"),
-    ("steady poll requests/s, simulator's count (Go column: wrk vs simulator)", "steady_poll_rps", "wrk_sim_rps"),
-]
-
-
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -420,7 +392,12 @@ def loadavg():
 LOAD_BEFORE = loadavg()
 
 
-def machine():
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def machine_info():
+    """The machine and the load before the run, recorded once at the start (the report prints them)."""
     model = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -432,86 +409,21 @@ def machine():
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) / 1024 / 1024
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"Machine: {os.cpu_count()} cores ({model}), {mem:.1f} GiB memory, "
-            f"Linux {platform.release()}; {now}; load average before the run {LOAD_BEFORE}, after {loadavg()}")
+    return {"cores": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem, 2),
+            "kernel": platform.release(), "started": utc_now(), "finished": None,
+            "load_before": LOAD_BEFORE, "load_after": None}
 
 
-def report(results, args):
-    out = [machine(), ""]
-    out.append(f"wrk: 2 threads, 8 connections, {args.duration} s per run (scrapes); "
-               f"{args.sim_duration} s against the simulator. Ratio = ours / Go.")
-    out.append("")
-    out.append("| meters | measure | ours | Go client_golang | ratio |")
-    out.append("|---:|---|---:|---:|---:|")
-    for r in results:
-        for label, ours_key, go_key in ROWS:
-            ours, go = r.get(ours_key), r.get(go_key) if go_key else None
-            if ours_key.startswith("live_") and "live_bytes" not in r:
-                continue
-            label = label.format(live=f"{args.live_interval:g} s")
-            out.append(f"| {r['n']:,} | {label} | {fmt(ours)} | {fmt(go)} | {ratio(ours, go) if go_key else '–'} |")
-    out.append("")
-
-    # Targets, at 10,000 meters (or the largest size measured).
-    checks = []
-    big = next((r for r in results if r["n"] == 10000), None)
-    note = ""
-    if big is None and results:
-        big = max(results, key=lambda r: r["n"])
-        note = f" (measured at {big['n']:,}; the target is for 10,000)"
-
-    def check(name, ok, detail):
-        checks.append(f"- {'PASS' if ok else 'FAIL'}: {name} — {detail}")
-
-    if big:
-        go_gzip = big["go_gzip_rps"]
-        if go_gzip:
-            g = big["ours_gzip_rps"] / go_gzip
-            check(f"gzip scrapes/s ≥ 10× Go's{note}", g >= 10,
-                  f"{big['ours_gzip_rps']:,.0f} vs {go_gzip:,.2f} = {g:.1f}×")
-        else:
-            # No Go scrape finished within the run: each of its 8 connections took longer than it.
-            bound = 8 / args.duration
-            g = big["ours_gzip_rps"] / bound
-            check(f"gzip scrapes/s ≥ 10× Go's{note}", g >= 10,
-                  f"{big['ours_gzip_rps']:,.0f} vs no Go scrape finished in {args.duration} s "
-                  f"(< {bound:.1f}/s) = > {g:.0f}×")
-        check(f"p99 gzip latency < 50 ms{note}", big["ours_gzip_p99"] < 50, f"{big['ours_gzip_p99']:.2f} ms")
-        check(f"RSS < 100 MiB{note}", big["ours_rss"] < 100, f"{big['ours_rss']:.1f} MiB")
-        p = big["poll_rps"] / big["wrk_sim_rps"]
-        check(f"poll requests/s ≥ 0.5× wrk vs simulator{note}", p >= 0.5,
-              f"{big['poll_rps']:,.0f} vs {big['wrk_sim_rps']:,.0f} = {p:.2f}×")
-    ordered = sorted(results, key=lambda r: r["n"])
-    for a, b in zip(ordered, ordered[1:]):
-        k = b["n"] / a["n"]
-        for what, fa, fb in (
-            ("scrape time plain (1 / scrapes/s)", 1 / a["ours_plain_rps"], 1 / b["ours_plain_rps"]),
-            ("scrape time gzip (1 / scrapes/s)", 1 / a["ours_gzip_rps"], 1 / b["ours_gzip_rps"]),
-            ("RSS", a["ours_rss"], b["ours_rss"]),
-        ):
-            grow = fb / fa
-            check(f"{what} grows about linearly or less, {a['n']:,} → {b['n']:,} meters (×{k:g})",
-                  grow <= 1.5 * k, f"×{grow:.2f}")
-        per_meter = (b["ours_rss"] - a["ours_rss"]) * 1024 / (b["n"] - a["n"])
-        checks.append(f"  - RSS per added meter {a['n']:,} → {b['n']:,}: {per_meter:.2f} KiB; "
-                      f"body {(b['ours_bytes'] - a['ours_bytes']) / (b['n'] - a['n']):.0f} bytes plain per meter")
-    out.append("Targets:")
-    out += checks
-    out.append("")
-    notes = []
-    for r in results:
-        notes.append(f"N={r['n']:,}: ready {r['ready_wall_s']:.2f} s after start; CPU while polling flat out: "
-                     f"exporter {r['polling_cpu_exporter']:.0f}%, simulator {r['polling_cpu_simulator']:.0f}% "
-                     f"of a core, {r['sim_connections']} connections opened by the exporter "
-                     f"(max_concurrency 8); "
-                     f"{r['transitions']:,} transition series, {r['error_series']:,} poll-error series; "
-                     f"{r['log_lines']:,} exporter log lines"
-                     + (f"; body while polling every {args.live_interval:g} s: {r['live_bytes']:,} bytes, "
-                        f"{r['live_gzip_polls']:,} polls during its gzip run" if "live_bytes" in r else ""))
-    out.append("Notes: " + "; ".join(notes) + ". Go's series count leaves out the histogram and process_* "
-               "families and adds its own go_* and process_* series.")
-    return "\n".join(out)
+def write_results(path, machine, args, results, complete, error=None):
+    """Writes the results file (atomically: a reader never sees half of it). Called after every size."""
+    data = {"format": 1, "machine": machine, "args": vars(args), "complete": complete, "results": results}
+    if error:
+        data["error"] = error
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
 
 
 def main():
@@ -524,8 +436,9 @@ def main():
     parser.add_argument("--workdir", help="keep logs and captures here (default: a temporary folder)")
     parser.add_argument("--idle-seconds", type=float, default=10, help="idle CPU window")
     parser.add_argument("--ready-timeout", type=float, default=600, help="longest wait for /-/ready")
-    parser.add_argument("--report", metavar="RESULTS_JSON",
-                        help="only print the table again from a run's results.json (in its --workdir)")
+    parser.add_argument("--json", metavar="OUT",
+                        help="write the results here (default: results.json in the work folder); "
+                             "scripts/bench-report.py prints the table from it")
     parser.add_argument("--live-interval", type=float,
                         help="poll interval of the scrapes-while-polling runs, seconds (default 30, --quick 10; "
                              "0 skips them)")
@@ -536,11 +449,6 @@ def main():
         args.live_interval = 10 if args.quick else 30
     args.duration = max(1, int(round(args.duration)))
     args.sim_duration = 3 if args.quick else 5
-    if args.report:
-        with open(args.report) as f:
-            saved = json.load(f)
-        print(report(saved["results"], argparse.Namespace(**saved["args"])))
-        return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     for tool in ("wrk",):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
@@ -552,31 +460,37 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     workdir = args.workdir or tempfile.mkdtemp(prefix="zuora-bench-")
     os.makedirs(workdir, exist_ok=True)
-    log(f"logs and captures in {workdir}")
+    out = os.path.abspath(args.json or os.path.join(workdir, "results.json"))
+    log(f"logs and captures in {workdir}; results to {out}")
     if float(LOAD_BEFORE.split()[0]) > 0.5:
         log(f"warning: the machine is busy (load average {LOAD_BEFORE}); the figures will be noisy")
+    machine = machine_info()
     started = time.monotonic()
     results = []
+
+    def finish(complete, error=None):
+        machine["finished"], machine["load_after"] = utc_now(), loadavg()
+        write_results(out, machine, args, results, complete, error)
+
     try:
         for n in sizes:
             results.append(bench_size(n, args, workdir))
             stop_all()
-            with open(os.path.join(workdir, "results.json"), "w") as f:
-                json.dump({"args": vars(args), "results": results}, f, indent=1)
+            write_results(out, machine, args, results, False)
     except KeyboardInterrupt:
         log("interrupted")
         stop_all()
+        finish(False, "interrupted")
         sys.exit(130)
     except Exception as error:
         stop_all()
         log(f"failed: {error}")
-        if results:
-            print(report(results, args))
+        finish(False, f"failed: {error}")
         sys.exit(1)
     finally:
         stop_all()
-    print(report(results, args))
-    log(f"done in {time.monotonic() - started:.0f} s")
+    finish(True)
+    log(f"done in {time.monotonic() - started:.0f} s; results in {out} (print them: scripts/bench-report.py {out})")
 
 
 if __name__ == "__main__":
