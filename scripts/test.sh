@@ -3,7 +3,7 @@
 # Swift tests under the sanitizers, then every Swift test (in-process tests, and integration tests that
 # start the simulator, the exporter, Prometheus, Alertmanager, curl and wrk as real processes).
 # The sanitized pass over the integration tests (sanitized exporter and simulator binaries) takes longer
-# than the rest together: it is `scripts/sanitizers.sh` on its own (see the README's "Tests").
+# than the rest together: it is `scripts/sanitizers.sh` on its own (see docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
