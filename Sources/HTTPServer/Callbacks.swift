@@ -50,6 +50,10 @@ let accessHandler: MHD_AccessHandlerCallback = {
     }
     request.body = state.body
     state.body = []
+    if let breaking = context.handler as? any BreakingHTTPHandler {
+        let (response, breakoff) = breaking.handleBreaking(request)
+        return queue(response, on: connection, breakoff: breakoff)
+    }
     return queue(context.handler.handle(request), on: connection)
 }
 
@@ -172,9 +176,9 @@ private let streamThreshold = 64 * 1024
 /// connection short of the announced Content-Length.
 private let contentReaderEndWithError = -2
 
-private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+private func queue(_ response: HTTPResponse, on connection: OpaquePointer, breakoff: Breakoff? = nil) -> MHD_Result {
     var limit: Int?
-    switch response.breakoff {
+    switch breakoff {
     case .closeWithoutAnswer?:
         // Returning MHD_NO makes libmicrohttpd close the connection without answering.
         return .NO

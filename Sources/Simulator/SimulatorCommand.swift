@@ -119,14 +119,21 @@ struct SimulatorCommand: AsyncParsableCommand {
     }
 }
 
-/// Serves the simulator's answers, holding back those with an injected delay.
-struct SimulatorHandler: HTTPHandler {
+/// Serves the simulator's answers, holding back those with an injected delay and breaking off those
+/// with an injected break-off.
+struct SimulatorHandler: BreakingHTTPHandler {
     let simulator: ZuoraSimulator
 
-    func handle(_ request: HTTPRequest) -> HTTPResponse {
+    func handleBreaking(_ request: HTTPRequest) -> (HTTPResponse, Breakoff?) {
         let answer = simulator.respond(to: request, now: SystemWallClock().now())
         if answer.delay > 0 { usleep(UInt32(min(answer.delay, 600) * 1_000_000)) }
-        return answer.response
+        let breakoff: Breakoff? =
+            switch answer.breakoff {
+            case .closeWithoutAnswer?: .closeWithoutAnswer
+            case .truncateBody(let after)?: .truncateBody(after: after)
+            case nil: nil
+            }
+        return (answer.response, breakoff)
     }
 }
 

@@ -63,7 +63,7 @@ public struct InjectedFault: Error, Sendable, Equatable {
     /// The share of requests (0–1) that get this fault; the others are answered normally.
     public var probability: Double = 1
     /// A connection closed without an answer, or an answer cut short; nil answers whole.
-    public var breakoff: HTTPResponse.Breakoff?
+    public var breakoff: SimulatedBreakoff?
 
     public init(status: Int, body: String, remaining: Int?, retryAfter: Int?, delay: Double) {
         self.status = status
@@ -72,4 +72,12 @@ public struct InjectedFault: Error, Sendable, Equatable {
         self.retryAfter = retryAfter
         self.delay = delay
     }
+}
+
+/// How an injected fault breaks the connection off instead of answering whole.
+public enum SimulatedBreakoff: Sendable, Equatable {
+    /// Close the connection without sending anything.
+    case closeWithoutAnswer
+    /// Send the status, the headers (with the whole body's Content-Length) and this many bytes of the body.
+    case truncateBody(after: Int)
 }

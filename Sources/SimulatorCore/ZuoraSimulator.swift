@@ -26,6 +26,14 @@ public final class ZuoraSimulator: Sendable {
     public struct Answer: Sendable {
         public var response: HTTPResponse
         public var delay: Double
+        /// An injected fault that breaks the connection off instead of answering whole.
+        public var breakoff: SimulatedBreakoff?
+
+        public init(response: HTTPResponse, delay: Double, breakoff: SimulatedBreakoff? = nil) {
+            self.response = response
+            self.delay = delay
+            self.breakoff = breakoff
+        }
     }
 
     struct State {
@@ -180,8 +188,7 @@ public final class ZuoraSimulator: Sendable {
     static func answer(_ fault: InjectedFault) -> Answer {
         var response = HTTPResponse.json(fault.status, fault.body)
         if let retryAfter = fault.retryAfter { response.headers.append(("Retry-After", String(retryAfter))) }
-        response.breakoff = fault.breakoff
-        return Answer(response: response, delay: fault.delay)
+        return Answer(response: response, delay: fault.delay, breakoff: fault.breakoff)
     }
 
     /// Returns the fault and counts one use of it, clearing it when used up.

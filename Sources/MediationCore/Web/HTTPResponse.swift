@@ -5,18 +5,6 @@ public struct HTTPResponse: Sendable {
     public var bodyParts: [[UInt8]]
     /// A body written while it is sent; when set, it is the whole body and `bodyParts` is unused.
     public var source: (any BodySource)?
-    /// Fault injection (the simulator): how the transport breaks this answer off; nil sends it whole.
-    public var breakoff: Breakoff?
-
-    /// A broken answer, as a dropped or reset connection gives the client.
-    public enum Breakoff: Sendable, Equatable {
-        /// Close the connection without sending anything (curl: "Empty reply from server").
-        case closeWithoutAnswer
-        /// Send the status line, the headers (with the whole body's Content-Length) and this many bytes of
-        /// the body, then close the connection (curl: "transfer closed with … bytes remaining to read").
-        case truncateBody(after: Int)
-    }
-
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
