@@ -35,23 +35,13 @@ struct LoadedConfig {
 }
 
 /// The running exporter: one hub (tracker and metric store), the Zuora client, the poller, the HTTP
-/// routes; `reload()` re-reads the configuration and applies it in place.
+/// routes, and the applier that re-reads the configuration and applies it in place.
 final class ExporterApp: Sendable {
     let metrics: ExporterMetrics
     let hub = StatusHub()
     let poller: Poller
     let routes: ExporterRoutes
-    private let client: ZuoraAPIClient
-    private let configFile: String
-    private let shard: Shard
-    private let logger: Logger
-    private let webhook = WebhookSlot()
-    /// Recent notification ids and the last accepted callout: kept across reloads, so that a reload
-    /// neither forgets which callouts were handled nor resets the callout-health signal.
-    private let calloutMemory: CalloutMemory
-    private let reloading = Mutex(())
-    /// Lets the routes, made before `self` exists, reach `reload()`.
-    private let reloader = Reloader()
+    private let applier: ConfigApplier
 
     init(
         loaded: LoadedConfig,
@@ -62,12 +52,9 @@ final class ExporterApp: Sendable {
         lifecycleEnabled: Bool = false,
         logger: Logger
     ) {
-        self.configFile = configFile
-        self.shard = shard
-        self.logger = logger
         let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         self.metrics = metrics
-        client = ZuoraAPIClient(
+        let client = ZuoraAPIClient(
             settings: .init(loaded.config.zuora),
             credentials: loaded.credentials,
             tls: TLSSettings(
@@ -80,10 +67,11 @@ final class ExporterApp: Sendable {
             logger: logger,
             userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
         )
-        let webhook = self.webhook
+        let webhook = WebhookSlot()
+        // Recent notification ids and the last accepted callout: kept across reloads, so that a reload
+        // neither forgets which callouts were handled nor resets the callout-health signal.
         let calloutMemory = CalloutMemory(capacity: loaded.config.webhook?.dedupWindow ?? 10_000)
-        self.calloutMemory = calloutMemory
-        poller = Poller(
+        let poller = Poller(
             hub: hub,
             fetcher: client,
             settings: Self.pollSettings(loaded.config, shard: shard),
@@ -91,7 +79,20 @@ final class ExporterApp: Sendable {
             logger: logger,
             calloutsHealthy: { webhook.current != nil && calloutMemory.acceptedRecently() }
         )
-        let poller = self.poller
+        self.poller = poller
+        let applier = ConfigApplier(
+            configFile: configFile,
+            shard: shard,
+            hub: hub,
+            poller: poller,
+            client: client,
+            metrics: metrics,
+            webhook: webhook,
+            calloutMemory: calloutMemory,
+            logger: logger
+        )
+        self.applier = applier
+        // The routes hold the applier, not the app: nothing points back up, so no weak reference is needed.
         routes = ExporterRoutes(
             settings: .init(
                 telemetryPath: telemetryPath,
@@ -103,7 +104,7 @@ final class ExporterApp: Sendable {
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
             isReady: { poller.isReady },
             extraRoute: { path in webhook.current.flatMap { $0.path == path ? $0.receiver : nil } },
-            reload: { [reloader] in reloader.reload() }
+            reload: { applier.reload() }
         )
         if loaded.config.zuora.insecureSkipVerify {
             let warning =
@@ -111,9 +112,8 @@ final class ExporterApp: Sendable {
                 + "can read the credentials and forge answers. Never use this in production."
             logger.critical("\(warning)")
         }
-        apply(loaded)
+        applier.apply(loaded)
         metrics.recordReload(successful: true, at: SystemWallClock().now())
-        reloader.app = self
     }
 
     static func pollSettings(_ config: ExporterConfig, shard: Shard) -> PollSettings {
@@ -130,10 +130,50 @@ final class ExporterApp: Sendable {
         return settings
     }
 
-    private func apply(_ loaded: LoadedConfig) {
+    /// Re-reads the configuration file. An invalid one is refused and the running one stays.
+    func reload() -> Result<String, ConfigError> { applier.reload() }
+}
+
+/// Applies a loaded configuration to the running parts, at start-up and on every reload (SIGHUP or
+/// `POST /-/reload`); one reload at a time.
+final class ConfigApplier: Sendable {
+    private let configFile: String
+    private let shard: Shard
+    private let hub: StatusHub
+    private let poller: Poller
+    private let client: ZuoraAPIClient
+    private let metrics: ExporterMetrics
+    private let webhook: WebhookSlot
+    private let calloutMemory: CalloutMemory
+    private let logger: Logger
+    private let reloading = Mutex(())
+
+    init(
+        configFile: String,
+        shard: Shard,
+        hub: StatusHub,
+        poller: Poller,
+        client: ZuoraAPIClient,
+        metrics: ExporterMetrics,
+        webhook: WebhookSlot,
+        calloutMemory: CalloutMemory,
+        logger: Logger
+    ) {
+        self.configFile = configFile
+        self.shard = shard
+        self.hub = hub
+        self.poller = poller
+        self.client = client
+        self.metrics = metrics
+        self.webhook = webhook
+        self.calloutMemory = calloutMemory
+        self.logger = logger
+    }
+
+    func apply(_ loaded: LoadedConfig) {
         let config = loaded.config
         hub.configure(config.meters.filter { shard.owns($0.key) })
-        poller.update(Self.pollSettings(config, shard: shard))
+        poller.update(ExporterApp.pollSettings(config, shard: shard))
         if let webhookConfig = config.webhook, let secrets = loaded.webhookSecrets {
             if webhookConfig.insecure {
                 logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")
@@ -156,7 +196,6 @@ final class ExporterApp: Sendable {
         }
     }
 
-    /// Re-reads the configuration file. An invalid one is refused and the running one stays.
     func reload() -> Result<String, ConfigError> {
         reloading.withLock { _ in
             let loaded: LoadedConfig
@@ -170,13 +209,15 @@ final class ExporterApp: Sendable {
                 )
                 return .failure(error)
             }
+            // Synchronous, and before the meters change: the new credentials and budget caps are in force
+            // before the first poll of the new configuration and before the reload answers.
+            client.update(
+                settings: ZuoraAPIClient.Settings(loaded.config.zuora),
+                credentials: loaded.credentials,
+                budget: loaded.config.zuora.requestBudget.share(of: shard.total),
+                maxConcurrency: loaded.config.zuora.maxConcurrency
+            )
             apply(loaded)
-            let settings = ZuoraAPIClient.Settings(loaded.config.zuora)
-            let credentials = loaded.credentials
-            let budget = loaded.config.zuora.requestBudget.share(of: shard.total)
-            let concurrency = loaded.config.zuora.maxConcurrency
-            // Synchronous: the new credentials and budget caps are in force before the reload answers.
-            client.update(settings: settings, credentials: credentials, budget: budget, maxConcurrency: concurrency)
             metrics.recordReload(successful: true, at: SystemWallClock().now())
             let count = loaded.config.meters.filter { shard.owns($0.key) }.count
             logger.info("configuration reloaded", metadata: ["meters": "\(count)"])
@@ -193,25 +234,6 @@ final class WebhookSlot: Sendable {
         get { slot.withLock { $0 } }
         set { slot.withLock { $0 = newValue } }
     }
-}
-
-/// A weak way back from the routes to the app.
-final class Reloader: Sendable {
-    private let slot = Mutex<WeakApp>(WeakApp())
-
-    var app: ExporterApp? {
-        get { slot.withLock { $0.app } }
-        set { slot.withLock { $0.app = newValue } }
-    }
-
-    func reload() -> Result<String, ConfigError> {
-        guard let app else { return .failure(ConfigError(path: "", line: nil, message: "the exporter is stopping")) }
-        return app.reload()
-    }
-}
-
-struct WeakApp: @unchecked Sendable {
-    weak var app: ExporterApp?
 }
 
 /// Reads `--web.config.file` and the PEM files it names.

@@ -33,6 +33,9 @@ public final class Poller: Sendable {
         /// outage) and counts as ready, rather than waiting for a cycle that cannot finish.
         var sawTenantFault = false
         var lastExpiry: Double?
+        /// The configured set's generation the schedule was last synced with (`StatusHub`).
+        var configuredGeneration = -1
+        var meterCount = 0
     }
 
     public init(
@@ -127,18 +130,22 @@ public final class Poller: Sendable {
     /// Adds and removes meters as the configuration changed, recomputes the budget stretch, and lets
     /// dynamic meters that callouts stopped mentioning expire.
     private func sync(now: Double) {
-        let keys = hub.configuredKeys()
+        let generation = state.withLock { $0.configuredGeneration }
+        let changed = hub.configuredKeys(changedSince: generation)
         let resting = hub.countAtRest()
-        let (settings, expire) = state.withLock { state in
-            state.schedule.sync(keys, now: now, spread: state.settings.plan.activeInterval)
+        let (settings, factor, expire) = state.withLock { state in
+            if let changed {
+                state.schedule.sync(changed.keys, now: now, spread: state.settings.plan.activeInterval)
+                state.configuredGeneration = changed.generation
+                state.meterCount = changed.keys.count
+            }
             // Nothing to poll (callouts only, or a shard that owns no meter): there is no cycle to wait for.
-            if keys.isEmpty, state.cyclesDone == 0 { state.cyclesDone = 1 }
-            state.stretch = state.settings.plan.stretch(active: keys.count - resting, resting: resting)
+            if state.meterCount == 0, state.cyclesDone == 0 { state.cyclesDone = 1 }
+            state.stretch = state.settings.plan.stretch(active: state.meterCount - resting, resting: resting)
             let expire = state.lastExpiry.map { now - $0 >= 60 } ?? true
             if expire { state.lastExpiry = now }
-            return (state.settings, expire)
+            return (state.settings, state.stretch, expire)
         }
-        let factor = state.withLock { $0.stretch }
         metrics.setEffectiveIntervals(
             active: settings.plan.activeInterval * factor,
             rest: restInterval(settings) * factor
@@ -159,10 +166,9 @@ public final class Poller: Sendable {
         // Shutting down: a cancelled request says nothing about Zuora.
         guard !Task.isCancelled else { return }
         let result = fetched.result
-        let changes = hub.record(PollOutcome(key: key, result: result, at: wallClock.now()))
+        let (changes, atRest) = hub.recordPoll(PollOutcome(key: key, result: result, at: wallClock.now()))
         log(changes, result)
         let now = clock.now()
-        let atRest = hub.state(of: key)?.status?.isAtRest == true
         let draw = jitter()
         let (cycle, pausedNow) = state.withLock { state -> (Double?, Bool?) in
             let settings = state.settings

@@ -5,6 +5,9 @@ import Synchronization
 /// Polls and callouts report here; the landing page and the scheduler read snapshots from here.
 public final class StatusHub: Sendable {
     private let tracker = Mutex(StatusTracker())
+    /// The configured set, sorted once per configuration (not per read), with a generation that changes
+    /// when the set does: the poller re-syncs its schedule only then.
+    private let configured = Mutex<(generation: Int, keys: [MeterKey])>((0, []))
     public let store: MetricStore
     private let clock: any MonotonicClock
     private let wallClock: any WallClock
@@ -47,10 +50,38 @@ public final class StatusHub: Sendable {
     }
 
     @discardableResult
-    public func configure(_ specs: [MeterSpec]) -> TrackerChanges { apply { $0.configure(specs) } }
+    public func configure(_ specs: [MeterSpec]) -> TrackerChanges {
+        var keys: [MeterKey] = []
+        let changes = apply { tracker in
+            let changes = tracker.configure(specs)
+            keys = tracker.configuredKeys
+            return changes
+        }
+        configured.withLock { current in
+            if current.keys != keys { current = (current.generation + 1, keys) }
+        }
+        return changes
+    }
 
     @discardableResult
-    public func record(_ poll: PollOutcome) -> TrackerChanges { apply(about: poll.key) { $0.record(poll) } }
+    public func record(_ poll: PollOutcome) -> TrackerChanges { recordPoll(poll).changes }
+
+    /// Applies a poll and tells the poller, under the same lock, whether the meter is now at rest (its
+    /// status changes only when a run starts): what decides its next interval.
+    public func recordPoll(_ poll: PollOutcome) -> (changes: TrackerChanges, atRest: Bool) {
+        var atRest = false
+        let changes = apply(about: poll.key) { tracker in
+            let changes = tracker.record(poll)
+            atRest = tracker.meters[poll.key]?.status?.isAtRest == true
+            return changes
+        }
+        return (changes, atRest)
+    }
+
+    /// The configured meter-versions in key order, when their set changed since `generation`.
+    public func configuredKeys(changedSince generation: Int) -> (generation: Int, keys: [MeterKey])? {
+        configured.withLock { $0.generation == generation ? nil : $0 }
+    }
 
     /// Applies a callout; returns what became of it and what it changed.
     public func record(_ event: StatusEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
