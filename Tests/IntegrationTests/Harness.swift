@@ -40,13 +40,19 @@ final class ManagedProcess: @unchecked Sendable {
     let process = Process()
     let logURL: URL
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL? = nil
+    ) throws {
         let path = executable.hasPrefix("/") ? executable : binDirectory.appendingPathComponent(executable).path
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env
+        if let directory { process.currentDirectoryURL = directory }
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent("zme-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)

@@ -19,24 +19,14 @@ extension MonotonicClock {
     public func sleep(for seconds: Double) async throws { try await sleep(until: now() + seconds) }
 }
 
-/// `CLOCK_MONOTONIC`.
+/// `CLOCK_MONOTONIC`; sleeps end on `TimerThread`, which waits with relative timeouts against this clock.
 public struct SystemMonotonicClock: MonotonicClock {
     public init() {}
 
-    public func now() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
+    public func now() -> Double { TimerThread.now() }
 
     public func sleep(until deadline: Double) async throws {
-        let seconds = deadline - now()
-        guard seconds > 0 else {
-            try Task.checkCancellation()
-            return
-        }
-        // Clamped to a day (the caller loops when it must wait longer): a conversion of a huge Double traps.
-        try await Task.sleep(for: .milliseconds(Int64(min(seconds, 86_400) * 1000)))
+        try await TimerThread.shared.sleep(until: deadline)
     }
 }
 
