@@ -57,7 +57,8 @@ import Testing
 
     @Test func aTransferInFlightIsAbortedOnCancellation() async {
         let fake = FakeTransport()
-        fake.onRunStatus { _ in await fake.parkUntilCancelled() }
+        // The closure must not hold the fake strongly: the fake keeps it (a cycle would leak both).
+        fake.onRunStatus { [hold = fake.hold] _ in await FakeTransport.park(on: hold) }
         let h = Harness(fake: fake)
         let poll = Task { await h.fetch() }
         #expect(await settle { fake.hold.sleeperCount == 1 })

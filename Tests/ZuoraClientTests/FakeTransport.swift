@@ -69,8 +69,8 @@ final class FakeTransport: HTTPTransport {
         return await handler(request)
     }
 
-    /// Parks until the task is cancelled (a transfer that never ends by itself).
-    func parkUntilCancelled() async -> Result<CurlResponse, CurlFailure> {
+    /// Parks on `hold` until the task is cancelled (a transfer that never ends by itself).
+    static func park(on hold: ManualClock) async -> Result<CurlResponse, CurlFailure> {
         do {
             try await hold.sleep(until: .greatestFiniteMagnitude)
         } catch {}
