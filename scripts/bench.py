@@ -8,7 +8,7 @@ conventional client_golang exporter (bench/goexporter) and scrapes both with wrk
 
 This is the measure step: it writes the figures as JSON (--json OUT; the file is rewritten after each
 size, so a failed or interrupted run keeps the sizes already measured) and prints no table. The report
-step, scripts/bench-report.py RESULTS_JSON, prints the Markdown table and the issue's targets with
+step, scripts/bench_report.py RESULTS_JSON, prints the Markdown table and the issue's targets with
 PASS/FAIL from that file; scripts/bench.sh runs both. Every process it starts is stopped, also on errors
 and Ctrl-C. Traffic goes to 127.0.0.1 only.
 """
@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from bench_report import fmt  # one number format for progress lines and the report
 
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -368,22 +370,6 @@ def bench_size(n, args, workdir):
     return r
 
 
-def fmt(value, digits=None):
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if digits is not None:
-        return f"{value:,.{digits}f}"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    if value >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
-
-
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -438,7 +424,7 @@ def main():
     parser.add_argument("--ready-timeout", type=float, default=600, help="longest wait for /-/ready")
     parser.add_argument("--json", metavar="OUT",
                         help="write the results here (default: results.json in the work folder); "
-                             "scripts/bench-report.py prints the table from it")
+                             "scripts/bench_report.py prints the table from it")
     parser.add_argument("--live-interval", type=float,
                         help="poll interval of the scrapes-while-polling runs, seconds (default 30, --quick 10; "
                              "0 skips them)")
@@ -490,7 +476,7 @@ def main():
     finally:
         stop_all()
     finish(True)
-    log(f"done in {time.monotonic() - started:.0f} s; results in {out} (print them: scripts/bench-report.py {out})")
+    log(f"done in {time.monotonic() - started:.0f} s; results in {out} (print them: scripts/bench_report.py {out})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Fleet-scale benchmark: the exporter against the simulator with 100, 1,000 and 10,000 meters, and its
 # /metrics against a conventional client_golang exporter serving the same series. Two steps: measure
 # (scripts/bench.py, writes the figures to .build-release/bench-results.json), then report
-# (scripts/bench-report.py, prints one Markdown table from that file; run it again to reprint a run).
+# (scripts/bench_report.py, prints one Markdown table from that file; run it again to reprint a run).
 # Options (passed to the measure step): --sizes 100,1000,10000  --duration 10  --quick  --workdir DIR
 #   --live-interval 30 (the scrapes-while-polling runs; 0 skips them)
 # Installs what it needs from Debian (root or sudo). Traffic stays on 127.0.0.1.
@@ -38,6 +38,6 @@ status=0
 python3 scripts/bench.py --bin "$bin" --goexporter "$scratch/goexporter" "$@" --json "$results" || status=$?
 # A failed run still reports the sizes it measured; an interrupted one (130) reports nothing.
 if [ "$status" -ne 130 ] && [ -s "$results" ]; then
-  python3 scripts/bench-report.py "$results" || status=1
+  python3 scripts/bench_report.py "$results" || status=1
 fi
 exit "$status"

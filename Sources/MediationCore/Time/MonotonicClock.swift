@@ -49,69 +49,30 @@ public struct SystemWallClock: WallClock {
 /// A monotonic clock that moves only when told to: tests drive schedules, back-offs and pauses with it
 /// instead of sleeping. Sleepers whose deadline is reached by `advance` are resumed in deadline order.
 public final class ManualClock: MonotonicClock {
-    private struct Sleeper {
-        let id: Int
-        let deadline: Double
-        let continuation: CheckedContinuation<Void, any Error>
-    }
+    private let current: Mutex<Double>
+    private let sleepers = Sleepers()
 
-    private struct State {
-        var now: Double
-        var nextId = 0
-        var sleepers: [Sleeper] = []
-        var cancelled: Set<Int> = []
-    }
+    public init(now: Double = 1000) { current = Mutex(now) }
 
-    private let state: Mutex<State>
-
-    public init(now: Double = 1000) { state = Mutex(State(now: now)) }
-
-    public func now() -> Double { state.withLock { $0.now } }
+    public func now() -> Double { current.withLock { $0 } }
 
     /// How many tasks are asleep on this clock: lets a test wait until a loop has parked before advancing.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var sleeperCount: Int { sleepers.count }
 
     /// The earliest deadline anyone sleeps until.
-    public var nextDeadline: Double? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+    public var nextDeadline: Double? { sleepers.nextDeadline }
 
     public func sleep(until deadline: Double) async throws {
-        let id = state.withLock { state in
-            defer { state.nextId += 1 }
-            return state.nextId
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resume: Result<Void, any Error>? = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    if deadline <= state.now { return .success(()) }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
-                    return nil
-                }
-                if let resume { continuation.resume(with: resume) }
-            }
-        } onCancel: {
-            let sleeper: Sleeper? = state.withLock { state in
-                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else {
-                    // Not parked yet: the continuation sees the mark and throws at once.
-                    state.cancelled.insert(id)
-                    return nil
-                }
-                return state.sleepers.remove(at: index)
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
+        try await sleepers.sleep(until: deadline, now: { self.now() }, onEarliest: {})
     }
 
     /// Moves time forward and wakes every sleeper whose deadline is reached.
     public func advance(by seconds: Double) {
-        let due: [Sleeper] = state.withLock { state in
-            state.now += max(0, seconds)
-            let now = state.now
-            let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
-            state.sleepers.removeAll { $0.deadline <= now }
-            return due
+        let now = current.withLock { now in
+            now += max(0, seconds)
+            return now
         }
-        for sleeper in due { sleeper.continuation.resume() }
+        sleepers.wakeDue(now: now)
     }
 }
 

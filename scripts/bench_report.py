@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the fleet-scale benchmark's table from the results file that scripts/bench.py writes.
 
-    python3 scripts/bench-report.py RESULTS_JSON
+    python3 scripts/bench_report.py RESULTS_JSON
 
 The measure step (scripts/bench.py) runs the processes and writes JSON; this report step only reads that
 file, so a run can be printed again, or compared, without measuring anything. Standard library only; it
