@@ -96,6 +96,22 @@ struct PollerIntervalTests {
         await rig.stop()
     }
 
+    @Test func aStretchedFleetFitsEverySlidingMinuteOfTheBudget() async {
+        // Spread over the stretched interval (25.3 s), four meters would be 6.3 s apart: at most 10 requests
+        // in any minute. Spread over the configured 10 s, they are 2.5 s apart and some minutes hold 12,
+        // which the request gate then holds back (polls go out late).
+        let specs = (1...4).map { spec(Int64($0)) }
+        let rig = PollerRig(specs, settings: Self.settings(budget: BudgetLimits(perMinute: 10)))
+        rig.start()
+        rig.run(for: 900)
+        let times = specs.flatMap { rig.fetcher.times($0.key) }.sorted()
+        let busiest = times.map { start in times.count { $0 >= start && $0 < start + 60 } }.max() ?? 0
+        withKnownIssue("new meters are spread over the unstretched active interval") {
+            #expect(busiest <= 10, "\(busiest) requests in the busiest minute against a budget of 10")
+        }
+        await rig.stop()
+    }
+
     @Test func aBudgetThatFitsChangesNoInterval() async {
         let rig = PollerRig([spec(1), spec(2)], settings: Self.settings(budget: BudgetLimits(perMinute: 1000)))
         rig.start()
@@ -127,7 +143,12 @@ struct PollerIntervalTests {
         rig.run(for: 160)
         #expect(rig.hub.state(of: failing)?.lastPollSucceeded == true)
         let gaps = rig.fetcher.gaps(failing)
-        #expect(gaps.suffix(3) == [10, 10, 10], "the back-off is reset by a success: \(gaps)")
+        #expect(gaps.suffix(3) == [10, 10, 10], "polled at its pace again after a success: \(gaps)")
+        let polled = rig.fetcher.count(failing)
+        rig.fetcher.fail(failing)
+        rig.run(for: 60)
+        let next = Array(rig.fetcher.gaps(failing).dropFirst(polled - 1).prefix(3))
+        #expect(next == [10] + expected.prefix(2), "a new failure starts the back-off afresh: \(next)")
         await rig.stop()
     }
 
