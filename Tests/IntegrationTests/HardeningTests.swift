@@ -55,7 +55,7 @@ struct HardeningTests {
         #expect(rss < 100 * 1024 * 1024, "a 20 MB answer is not held in memory (RSS \(rss))")
     }
 
-    @Test func aDeadTokenEndpointIsNotHammeredAndPollingResumesByItself() throws {
+    @Test func aDeadTokenEndpointIsAServerErrorAndPollingResumesByItself() throws {
         let stack = try Stack(pollInterval: "100ms")
         #expect(stack.waitForMetrics { $0.value("zuora_meter_poll_success", meter(101)) == 1 })
         stack.control("POST", "fault", #"{"target":"token","status":500}"#)
@@ -68,10 +68,7 @@ struct HardeningTests {
             }
         )
         #expect(stack.metrics().all("zuora_meter_poll_errors_total").allSatisfy { $0.labels["reason"] != "auth" })
-        let tokensBefore = stack.simulatorStats()["tokenRequests"] ?? 0
-        Thread.sleep(forTimeInterval: 3)
-        let tokensDuring = (stack.simulatorStats()["tokenRequests"] ?? 0) - tokensBefore
-        #expect(tokensDuring <= 3, "token attempts back off (\(tokensDuring) in 3 s, with polls every 100 ms)")
+        // How seldom the dead endpoint is tried (one probe, not every meter's poll) is `TenantPauseTests`.
         #expect((stack.metrics().value("zuora_api_requests_total", ["endpoint": "token", "code": "500"]) ?? 0) >= 1)
         #expect(stack.exporter?.log.contains("token") == true)
         stack.control("DELETE", "faults")

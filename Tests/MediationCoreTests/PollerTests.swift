@@ -1,175 +1,145 @@
-import Logging
 import Testing
 
 @testable import MediationCore
 
-/// A scripted Zuora: answers per meter in turn (the last one repeats), counts calls and concurrency.
-actor FakeFetcher: RunStatusFetching {
-    private var scripts: [MeterKey: [PollOutcome.Result]]
-    private let delay: Duration
-    private(set) var calls: [MeterKey: Int] = [:]
-    private(set) var inFlight = 0
-    private(set) var maxInFlight = 0
-
-    init(_ scripts: [MeterKey: [PollOutcome.Result]] = [:], delay: Duration = .zero) {
-        self.scripts = scripts
-        self.delay = delay
-    }
-
-    func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
-        inFlight += 1
-        maxInFlight = max(maxInFlight, inFlight)
-        calls[key, default: 0] += 1
-        if delay > .zero { try? await Task.sleep(for: delay) }
-        inFlight -= 1
-        guard var script = scripts[key], !script.isEmpty else { return FetchResult(.status(RunStatus(code: 5))) }
-        let answer = script.removeFirst()
-        scripts[key] = script.isEmpty ? [answer] : script
-        return FetchResult(answer)
-    }
-}
-
+/// The poller's own rules, on a manual clock: first cycle, readiness, concurrency, configuration changes,
+/// expedite. Intervals by status, budget and failures are in `PollerIntervalTests`.
 struct PollerTests {
-    static let quiet = Logger(label: "poller-tests") { _ in SwiftLogNoOpLogHandler() }
-
-    func poller(_ hub: StatusHub, _ fetcher: FakeFetcher, interval: Double = 0.2, maxConcurrency: Int = 4) -> Poller {
-        Poller(
-            hub: hub,
-            fetcher: fetcher,
-            settings: PollSettings(interval: interval, maxConcurrency: maxConcurrency),
-            metrics: ExporterMetrics(version: "test", revision: "test"),
-            logger: Self.quiet
-        )
-    }
-
-    /// Runs the poller until `condition` holds (or `timeout` passes), then for `extra` seconds more.
-    func run(
-        _ poller: Poller,
-        timeout: Double = 10,
-        extra: Double = 0,
-        until condition: () async -> Bool
-    ) async
-        -> Bool
-    {
-        let task = Task { await poller.run() }
-        let deadline = SystemMonotonicClock().now() + timeout
-        var met = await condition()
-        while !met, SystemMonotonicClock().now() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-            met = await condition()
-        }
-        if extra > 0 { try? await Task.sleep(for: .milliseconds(Int(extra * 1000))) }
-        task.cancel()
-        await task.value
-        return met
+    static func settings(_ interval: Double = 60, maxConcurrency: Int = 4) -> PollSettings {
+        PollSettings(interval: interval, maxConcurrency: maxConcurrency)
     }
 
     @Test func aPollFeedsTheHub() async throws {
-        let hub = StatusHub()
         let meter = key(101)
-        hub.configure([spec(101)])
-        let fetcher = FakeFetcher([
-            meter: [.status(RunStatus(code: 5)), .status(RunStatus(code: 8)), .failure(.rateLimited, message: "429")]
-        ])
-        let poller = poller(hub, fetcher)
-        await poller.poll(meter)
-        #expect(hub.state(of: meter)?.status?.code == 5)
-        await poller.poll(meter)
-        let failedRun = try #require(hub.state(of: meter))
+        let rig = PollerRig([spec(101)], settings: Self.settings())
+        rig.fetcher.set(meter, code: 5)
+        await rig.poller.poll(meter)
+        #expect(rig.hub.state(of: meter)?.status?.code == 5)
+        rig.fetcher.set(meter, code: 8)
+        await rig.poller.poll(meter)
+        let failedRun = try #require(rig.hub.state(of: meter))
         #expect(failedRun.status?.code == 8)
         #expect(failedRun.failures == 1)
         #expect(failedRun.transitions == [Transition(from: "RUNNING", to: "FAILED"): 1])
-        await poller.poll(meter)
-        let afterError = try #require(hub.state(of: meter))
+        rig.fetcher.fail(meter, .rateLimited)
+        await rig.poller.poll(meter)
+        let afterError = try #require(rig.hub.state(of: meter))
         #expect(afterError.status?.code == 8, "a failed poll keeps the status")
         #expect(afterError.lastPollSucceeded == false)
         #expect(afterError.pollErrors == [.rateLimited: 1])
-        let parsed = ParsedExposition(text(hub.store.body()))
+        let parsed = ParsedExposition(text(rig.hub.store.body()))
         #expect(parsed.value("zuora_meter_poll_success", meterLabels(meter)) == 0)
         #expect(parsed.value("zuora_meter_run_status", meterLabels(meter)) == 8)
-        #expect(await fetcher.calls[meter] == 3)
+        #expect(rig.fetcher.count(meter) == 3)
     }
 
-    @Test func aRunPollsEveryMeterAndBecomesReady() async {
-        let hub = StatusHub()
+    @Test func theFirstCycleSpreadsTheMetersOverOneIntervalThenEachKeepsItsPlace() async {
         let specs = (1...6).map { spec(Int64($0)) }
-        hub.configure(specs)
-        let fetcher = FakeFetcher(delay: .milliseconds(20))
-        let poller = poller(hub, fetcher, interval: 0.2, maxConcurrency: 4)
-        #expect(!poller.isReady, "not ready before any poll")
-        let ready = await run(poller, extra: 0.5) { poller.isReady }
-        #expect(ready, "ready after the first cycle")
-        let calls = await fetcher.calls
-        for meter in specs.map(\.key) {
-            #expect((calls[meter] ?? 0) >= 1, "\(meter) was polled")
-            #expect(hub.state(of: meter)?.status?.code == 5)
+        let rig = PollerRig(specs, settings: Self.settings(60))
+        let start = rig.clock.now()
+        #expect(!rig.poller.isReady, "not ready before any poll")
+        rig.start()
+        rig.run(for: 49)
+        #expect(!rig.poller.isReady, "not ready while a meter waits for its first poll")
+        rig.run(for: 1)
+        #expect(rig.poller.isReady, "ready once the last meter of the first cycle was polled")
+        // One meter every 10 s, in stable-hash order: never the whole fleet in one burst.
+        let order = specs.map(\.key).sorted { StableHash.of($0) < StableHash.of($1) }
+        #expect(order.map { rig.fetcher.times($0) } == (0..<6).map { [start + Double($0) * 10] })
+        #expect(rig.metric("zuora_exporter_poll_cycle_duration_seconds") == 50)
+
+        rig.run(for: 130)
+        for meter in order {
+            #expect(rig.fetcher.gaps(meter).allSatisfy { $0 == 60 }, "\(meter): \(rig.fetcher.gaps(meter))")
+            #expect(rig.fetcher.count(meter) >= 3)
+            #expect(rig.hub.state(of: meter)?.status?.code == 5)
         }
-        #expect(calls.values.reduce(0, +) >= 6 + 3, "meters are polled again on later cycles: \(calls)")
-        #expect(Set(calls.keys).isSubset(of: Set(specs.map(\.key))), "only configured meters are polled")
+        #expect(rig.metric("zuora_exporter_poll_cycle_duration_seconds") == 60, "later cycles take one interval")
+        await rig.stop()
     }
 
     @Test(arguments: [1, 2, 3])
     func aRunNeverExceedsMaxConcurrency(limit: Int) async {
-        let hub = StatusHub()
         let specs = (1...8).map { spec(Int64($0)) }
-        hub.configure(specs)
-        // Each poll takes longer than the whole interval: without a limit all eight would overlap.
-        let fetcher = FakeFetcher(delay: .milliseconds(150))
-        let poller = poller(hub, fetcher, interval: 0.1, maxConcurrency: limit)
-        let done = await run(poller, extra: 0.3) {
-            let calls = await fetcher.calls
-            return specs.allSatisfy { (calls[$0.key] ?? 0) >= 1 }
-        }
-        #expect(done, "every meter was polled")
-        let peak = await fetcher.maxInFlight
-        #expect(peak <= limit, "at most \(limit) polls in flight, saw \(peak)")
-        #expect(peak >= 1)
-        #expect(await fetcher.inFlight == 0, "cancelling waits for polls in flight")
+        // Each request takes longer than the whole interval: without a limit all eight would overlap.
+        let rig = PollerRig(specs, settings: Self.settings(10, maxConcurrency: limit), fetchDuration: 30)
+        rig.start()
+        rig.run(for: 300)
+        #expect(specs.allSatisfy { rig.fetcher.count($0.key) >= 1 }, "every meter was polled")
+        #expect(rig.fetcher.maxInFlight == limit, "at most \(limit) requests in flight, saw \(rig.fetcher.maxInFlight)")
+        #expect(rig.fetcher.total >= limit * 8, "the limit is used: \(rig.fetcher.total) requests in 300 s")
+        await rig.stop()
+        #expect(rig.fetcher.inFlight == 0, "stopping waits for the requests in flight")
     }
 
     @Test func failingMetersDoNotKeepTheOthersFromBeingReady() async {
-        let hub = StatusHub()
-        hub.configure([spec(1), spec(2), spec(3)])
-        let fetcher = FakeFetcher([key(2): [.failure(.serverError, message: "500")]], delay: .milliseconds(10))
-        let poller = poller(hub, fetcher)
-        let ready = await run(poller) { poller.isReady }
-        #expect(ready)
-        #expect(hub.state(of: key(2))?.lastPollSucceeded == false)
-        #expect(hub.state(of: key(1))?.status?.code == 5)
-        #expect(hub.state(of: key(3))?.status?.code == 5)
+        let rig = PollerRig([spec(1), spec(2), spec(3)], settings: Self.settings(60))
+        rig.fetcher.fail(key(2))
+        rig.start()
+        rig.run(for: 60)
+        #expect(rig.poller.isReady)
+        #expect(rig.hub.state(of: key(2))?.lastPollSucceeded == false)
+        #expect(rig.hub.state(of: key(1))?.status?.code == 5)
+        #expect(rig.hub.state(of: key(3))?.status?.code == 5)
     }
 
-    @Test func metersAddedByAReloadArePolled() async {
-        let hub = StatusHub()
-        hub.configure([spec(1)])
-        let fetcher = FakeFetcher()
-        let poller = poller(hub, fetcher)
-        let task = Task { await poller.run() }
-        defer { task.cancel() }
-        let deadline = SystemMonotonicClock().now() + 10
-        while !poller.isReady, SystemMonotonicClock().now() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        hub.configure([spec(1), spec(2, "0.0.2")])
-        while hub.state(of: key(2, "0.0.2"))?.status == nil, SystemMonotonicClock().now() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        hub.configure([spec(2, "0.0.2")])
-        try? await Task.sleep(for: .milliseconds(1500))
-        let before = await fetcher.calls[key(1)] ?? 0
-        try? await Task.sleep(for: .milliseconds(600))
-        task.cancel()
-        await task.value
-        #expect(hub.state(of: key(2, "0.0.2"))?.status?.code == 5, "the added meter was polled")
-        #expect(await fetcher.calls[key(1)] ?? 0 == before, "the removed meter is no longer polled")
-        #expect(hub.state(of: key(1)) == nil)
+    @Test func aTenantWideFaultMakesTheExporterReadyToReportIt() async {
+        let rig = PollerRig((1...6).map { spec(Int64($0)) }, settings: Self.settings(60))
+        for id in 1...6 { rig.fetcher.fail(key(Int64(id)), .network, scope: .tenant) }
+        rig.start()
+        #expect(rig.poller.isReady, "Zuora is down for everyone: the cycle cannot finish, the outage is reported")
+        #expect(rig.poller.isPaused)
+        await rig.stop()
     }
 
     @Test func anExporterWithNoConfiguredMetersBecomesReady() async {
         // `meters:` may be empty (callouts only), and a shard may own none of the meters: with nothing to
         // poll, the first cycle is trivially complete and /-/ready must not stay 503 forever.
-        let hub = StatusHub()
-        hub.configure([])
-        let poller = poller(hub, FakeFetcher())
-        let ready = await run(poller, timeout: 3) { poller.isReady }
-        #expect(ready, "no meters to poll: ready at once")
+        let rig = PollerRig([], settings: Self.settings())
+        rig.start()
+        #expect(rig.poller.isReady, "no meters to poll: ready at once")
+        await rig.stop()
+    }
+
+    @Test func metersAddedByAReloadArePolledAtOnceAndRemovedOnesNoLonger() async {
+        let (first, added) = (key(1), key(2, "0.0.2"))
+        let rig = PollerRig([spec(1)], settings: Self.settings(60))
+        rig.start()
+        rig.run(for: 90)
+        rig.hub.configure([spec(1), spec(2, "0.0.2")])
+        rig.run(for: 1)
+        #expect(rig.hub.state(of: added)?.status?.code == 5, "the added meter is polled within a second")
+        rig.hub.configure([spec(2, "0.0.2")])
+        rig.run(for: 1)
+        let polls = rig.fetcher.count(first)
+        rig.run(for: 300)
+        #expect(rig.fetcher.count(first) == polls, "the removed meter is no longer polled")
+        #expect(rig.hub.state(of: first) == nil)
+        #expect(rig.fetcher.gaps(added).allSatisfy { $0 == 60 }, "the added one keeps its interval")
+        #expect(rig.fetcher.count(added) >= 5)
+        await rig.stop()
+    }
+
+    @Test func aCalloutThatAnnouncesARunHasTheMeterPolledAtOnce() async {
+        let meter = key(101)
+        let settings = PollSettings(
+            plan: PollPlan(activeInterval: 10, restInterval: 300, budget: BudgetLimits()),
+            maxConcurrency: 4
+        )
+        let rig = PollerRig([spec(101)], settings: settings, codes: [meter: 7])
+        rig.start()
+        rig.run(for: 100)
+        #expect(rig.fetcher.count(meter) == 1, "at rest: next poll only after 300 s")
+        rig.fetcher.set(meter, code: 5)
+        rig.poller.expedite(meter)
+        rig.settle()
+        #expect(rig.fetcher.times(meter).last == rig.clock.now(), "polled as soon as the callout came")
+        #expect(rig.hub.state(of: meter)?.status?.code == 5)
+        rig.run(for: 30)
+        #expect(rig.fetcher.gaps(meter) == [100, 10, 10, 10], "running now: polled every active interval")
+        rig.poller.expedite(key(999))
+        rig.run(for: 5)
+        #expect(rig.fetcher.count(key(999)) == 0, "an unknown meter is not polled")
+        await rig.stop()
     }
 }

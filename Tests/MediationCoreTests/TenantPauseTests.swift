@@ -1,70 +1,7 @@
 import Logging
-import Synchronization
 import Testing
 
 @testable import MediationCore
-
-/// A Zuora whose tenant can be switched off: while `outage` is on every request fails for the whole
-/// tenant (the token endpoint is down). Counts requests by meter and by time.
-final class OutageFetcher: RunStatusFetching {
-    private struct State {
-        var outage = false
-        var calls: [MeterKey: Int] = [:]
-        var callTimes: [Double] = []
-        var lastSuccess: [MeterKey: Double] = [:]
-    }
-
-    private let state = Mutex(State())
-    private let clock: ManualClock
-
-    init(clock: ManualClock) { self.clock = clock }
-
-    var outage: Bool {
-        get { state.withLock { $0.outage } }
-        set { state.withLock { $0.outage = newValue } }
-    }
-
-    var calls: [MeterKey: Int] { state.withLock { $0.calls } }
-    var totalCalls: Int { state.withLock { $0.callTimes.count } }
-    var lastSuccess: [MeterKey: Double] { state.withLock { $0.lastSuccess } }
-
-    func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
-        let now = clock.now()
-        return state.withLock { state in
-            state.calls[key, default: 0] += 1
-            state.callTimes.append(now)
-            if state.outage {
-                return FetchResult(.failure(.serverError, message: "token request answered HTTP 503"), scope: .tenant)
-            }
-            state.lastSuccess[key] = now
-            return FetchResult(.status(RunStatus(code: 1)))
-        }
-    }
-}
-
-/// Drives a poller on a manual clock: advances time in steps and lets the loop settle after each.
-struct ClockDriver {
-    let clock: ManualClock
-
-    /// Lets the loop and its polls run until the loop is parked on the clock again.
-    func settle() async {
-        for _ in 0..<50 {
-            await Task.yield()
-            try? await Task.sleep(for: .milliseconds(1))
-            if clock.sleeperCount > 0 { break }
-        }
-        for _ in 0..<5 { await Task.yield() }
-    }
-
-    func advance(by seconds: Double, step: Double = 0.5) async {
-        var left = seconds
-        while left > 0 {
-            clock.advance(by: min(step, left))
-            left -= step
-            await settle()
-        }
-    }
-}
 
 struct TenantPauseTests {
     static let quiet = Logger(label: "tenant-pause-tests") { _ in SwiftLogNoOpLogHandler() }
@@ -137,30 +74,28 @@ struct TenantPauseTests {
         hub.configure(specs)
         let fetcher = OutageFetcher(clock: clock)
         let poller = poller(hub, fetcher, clock: clock, wall: ManualWallClock())
-        let task = Task { await poller.run() }
-        await driver.settle()
-        await driver.advance(by: 61)
+        let task = driver.start { await poller.run() }
+        driver.advance(by: 61)
         #expect(fetcher.calls.count == 20, "every meter polled in the first cycle")
 
         fetcher.outage = true
-        await driver.advance(by: 61)
+        driver.advance(by: 61)
         #expect(poller.isPaused, "the token endpoint's outage pauses polling")
         let callsAtOutageStart = fetcher.totalCalls
-        await driver.advance(by: 60)
+        driver.advance(by: 60)
         let probes = fetcher.totalCalls - callsAtOutageStart
         #expect(probes >= 1 && probes <= 8, "one probe at a time during the outage, not 20 meters' retries: \(probes)")
 
         fetcher.outage = false
         let recovery = clock.now()
-        await driver.advance(by: 60)
+        driver.advance(by: 60)
         #expect(!poller.isPaused, "the probe's success resumes polling")
         let recovered = fetcher.lastSuccess
         for meter in specs.map(\.key) {
             let at = recovered[meter] ?? 0
             #expect(at >= recovery && at <= recovery + 60, "\(meter) polled within one interval of recovery")
         }
-        task.cancel()
-        await task.value
+        await driver.stop(task)
     }
 
     @Test(arguments: [-3600.0, 3600.0])
@@ -172,20 +107,18 @@ struct TenantPauseTests {
         hub.configure([spec(1)])
         let fetcher = OutageFetcher(clock: clock)
         let poller = poller(hub, fetcher, clock: clock, wall: wall)
-        let task = Task { await poller.run() }
-        await driver.settle()
-        await driver.advance(by: 130)
+        let task = driver.start { await poller.run() }
+        driver.advance(by: 130)
         let before = fetcher.calls[key(1)] ?? 0
         #expect(before == 3, "polled at 0, 60 and 120 s")
         wall.step(by: step)
-        await driver.advance(by: 120)
+        driver.advance(by: 120)
         #expect(
             fetcher.calls[key(1)] == before + 2,
             "two more polls in the next two minutes, whatever the wall clock did"
         )
         let shown = hub.state(of: key(1))?.lastPollAt ?? 0
         #expect(shown == wall.now(), "shown timestamps follow the wall clock")
-        task.cancel()
-        await task.value
+        await driver.stop(task)
     }
 }
