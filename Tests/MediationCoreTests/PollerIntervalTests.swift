@@ -106,9 +106,7 @@ struct PollerIntervalTests {
         rig.run(for: 900)
         let times = specs.flatMap { rig.fetcher.times($0.key) }.sorted()
         let busiest = times.map { start in times.count { $0 >= start && $0 < start + 60 } }.max() ?? 0
-        withKnownIssue("new meters are spread over the unstretched active interval") {
-            #expect(busiest <= 10, "\(busiest) requests in the busiest minute against a budget of 10")
-        }
+        #expect(busiest <= 10, "\(busiest) requests in the busiest minute against a budget of 10")
         await rig.stop()
     }
 

@@ -134,14 +134,17 @@ public final class Poller: Sendable {
         let changed = hub.configuredKeys(changedSince: generation)
         let resting = hub.countAtRest()
         let (settings, factor, expire) = state.withLock { state in
-            if let changed {
-                state.schedule.sync(changed.keys, now: now, spread: state.settings.plan.activeInterval)
-                state.configuredGeneration = changed.generation
-                state.meterCount = changed.keys.count
-            }
+            if let changed { state.meterCount = changed.keys.count }
             // Nothing to poll (callouts only, or a shard that owns no meter): there is no cycle to wait for.
             if state.meterCount == 0, state.cyclesDone == 0 { state.cyclesDone = 1 }
             state.stretch = state.settings.plan.stretch(active: state.meterCount - resting, resting: resting)
+            if let changed {
+                // New meters are spread over the interval in force, stretched by the budget: spread over the
+                // configured one, a tight budget's first minutes would hold more polls than it allows.
+                let spread = state.settings.plan.activeInterval * state.stretch
+                state.schedule.sync(changed.keys, now: now, spread: spread)
+                state.configuredGeneration = changed.generation
+            }
             let expire = state.lastExpiry.map { now - $0 >= 60 } ?? true
             if expire { state.lastExpiry = now }
             return (state.settings, state.stretch, expire)
