@@ -2,7 +2,7 @@
 """Render every Kubernetes overlay and check the objects against the exporter binary.
 
     scripts/check-kubernetes.py .build/debug/zuora-mediation-exporter
-    scripts/check-kubernetes.py --kubectl /usr/local/bin/kubectl BINARY [OVERLAY_DIR ...]
+    scripts/check-kubernetes.py [--quiet] [--kubectl PATH] BINARY [OVERLAY_DIR ...]
 
 For each overlay (default: every deploy/kubernetes/overlays/*/), `kubectl kustomize` must render it,
 and then:
@@ -44,14 +44,16 @@ PEER_FLAGS = {"--shard.peer-url-template", "--shard.peer-secret-file"}
 
 
 class Checker:
-    def __init__(self, binary, help_text):
+    def __init__(self, binary, help_text, quiet=False):
         self.binary = binary
+        self.quiet = quiet
         self.help = help_text
         self.failures = 0
         self.missing_flags = set()
 
     def ok(self, overlay, message):
-        print(f"OK   [{overlay}] {message}")
+        if not self.quiet:
+            print(f"OK   [{overlay}] {message}")
 
     def fail(self, overlay, message):
         self.failures += 1
@@ -435,6 +437,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("binary", help="the zuora-mediation-exporter binary to check against")
     parser.add_argument("overlays", nargs="*", help="overlay directories (default: deploy/kubernetes/overlays/*)")
+    parser.add_argument("--quiet", action="store_true", help="print only the failures and the summary")
     parser.add_argument("--kubectl", default="kubectl", help="kubectl with kustomize (default: %(default)s)")
     args = parser.parse_args()
 
@@ -458,7 +461,7 @@ def main():
     if not overlays:
         print("no overlays found", file=sys.stderr)
         return 2
-    checker = Checker(args.binary, help_text)
+    checker = Checker(args.binary, help_text, quiet=args.quiet)
     for overlay in overlays:
         check_overlay(checker, args.kubectl, os.path.abspath(overlay))
     if checker.failures:

@@ -43,7 +43,7 @@ struct DeploymentTests {
         }
         let result = try runTool(
             "/usr/bin/python3",
-            ["scripts/check-kubernetes.py", exporter] + (kubectl.map { ["--kubectl", $0] } ?? [])
+            ["scripts/check-kubernetes.py", "--quiet", exporter] + (kubectl.map { ["--kubectl", $0] } ?? [])
         )
         #expect(result.status == 0, "scripts/check-kubernetes.py:\n\(result.output)")
     }
