@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks the operator's kit: Prometheus rules and their unit tests, the example Prometheus and
-# Alertmanager configs, the Kubernetes PrometheusRule (generated from the rules file) and the
-# Grafana dashboard JSON. Installs nothing; exits non-zero on the first failing step.
+# Alertmanager configs, the Kubernetes PrometheusRule (deploy/kubernetes/monitoring/, generated from
+# the rules file), that the Kubernetes overlays render, and the Grafana dashboard JSON. Installs
+# nothing; exits non-zero on the first failing step.
 #
 #   scripts/test-rules.sh
 set -eu
@@ -38,6 +39,18 @@ fi
 
 step "PrometheusRule drift (scripts/gen-prometheusrule.py --check)"
 python3 scripts/gen-prometheusrule.py --check
+
+step "Kubernetes overlays render (kubectl kustomize)"
+if command -v kubectl >/dev/null 2>&1; then
+    for overlay in deploy/kubernetes/overlays/*/; do
+        rendered=$(kubectl kustomize "$overlay")
+        printf '%s\n' "$rendered" | python3 -c 'import sys, yaml; list(yaml.safe_load_all(sys.stdin))'
+        echo "OK: $overlay renders"
+    done
+    echo "(scripts/check-kubernetes.py BINARY checks them against the exporter: DeploymentTests runs it)"
+else
+    echo "SKIPPED: kubectl not found"
+fi
 
 step "Grafana dashboard JSON"
 for f in grafana/dashboards/*.json; do
