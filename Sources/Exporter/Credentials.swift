@@ -49,6 +49,11 @@ enum CredentialLoader {
         return secrets
     }
 
+    /// A secret given by a command-line flag, e.g. `--shard.peer-secret-file` (trimmed, non-empty).
+    static func file(_ path: String, flag: String, logger: Logger) throws(ConfigError) -> String {
+        try value(file: path, key: flag, env: "", [:], logger)
+    }
+
     private static func value(
         file: String?,
         key: String,

@@ -50,6 +50,7 @@ final class ExporterApp: Sendable {
         telemetryPath: String,
         maxConcurrentScrapes: Int = 10,
         lifecycleEnabled: Bool = false,
+        forwarding: PeerForwarding? = nil,
         logger: Logger
     ) {
         let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
@@ -89,6 +90,7 @@ final class ExporterApp: Sendable {
             metrics: metrics,
             webhook: webhook,
             calloutMemory: calloutMemory,
+            forwarding: forwarding,
             logger: logger
         )
         self.applier = applier
@@ -145,6 +147,7 @@ final class ConfigApplier: Sendable {
     private let metrics: ExporterMetrics
     private let webhook: WebhookSlot
     private let calloutMemory: CalloutMemory
+    private let forwarding: PeerForwarding?
     private let logger: Logger
     private let reloading = Mutex(())
 
@@ -157,6 +160,7 @@ final class ConfigApplier: Sendable {
         metrics: ExporterMetrics,
         webhook: WebhookSlot,
         calloutMemory: CalloutMemory,
+        forwarding: PeerForwarding?,
         logger: Logger
     ) {
         self.configFile = configFile
@@ -167,6 +171,7 @@ final class ConfigApplier: Sendable {
         self.metrics = metrics
         self.webhook = webhook
         self.calloutMemory = calloutMemory
+        self.forwarding = forwarding
         self.logger = logger
     }
 
@@ -188,6 +193,7 @@ final class ConfigApplier: Sendable {
                 logger: logger,
                 memory: calloutMemory,
                 owns: { [shard] in shard.owns($0) },
+                forwarding: forwarding,
                 onActive: { poller.expedite($0) }
             )
             webhook.current = (webhookConfig.path, receiver)

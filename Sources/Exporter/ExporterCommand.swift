@@ -5,6 +5,7 @@ import Logging
 import MediationCore
 import ServiceLifecycle
 import UnixSignals
+import ZuoraClient
 
 @main
 struct ExporterCommand: AsyncParsableCommand {
@@ -92,6 +93,18 @@ struct ExporterCommand: AsyncParsableCommand {
     )
     var totalShards = "1"
 
+    @Option(
+        name: .customLong("shard.peer-url-template"),
+        help: "Forward callouts for other shards' meters to this URL, {shard} replaced by the owner's shard number."
+    )
+    var peerURLTemplate: String?
+
+    @Option(
+        name: .customLong("shard.peer-secret-file"),
+        help: "File with the secret the replicas share to authenticate forwarded callouts (with the template)."
+    )
+    var peerSecretFile: String?
+
     func run() async throws {
         let format = logFormat.format
         let level = logLevel.level
@@ -100,6 +113,7 @@ struct ExporterCommand: AsyncParsableCommand {
 
         let shard = Self.shardFlags(index: self.shard, total: totalShards)
         if let problem = shard.problem { Self.fail(problem) }
+        let forwarding = Self.peerForwarding(template: peerURLTemplate, secretFile: peerSecretFile, shard, logger)
         let loaded: LoadedConfig
         do { loaded = try LoadedConfig.load(file: configFile, logger: logger) } catch {
             Self.fail("invalid configuration in \(configFile): \(error)")
@@ -174,6 +188,7 @@ struct ExporterCommand: AsyncParsableCommand {
             telemetryPath: telemetryPath,
             maxConcurrentScrapes: maxConcurrentScrapes,
             lifecycleEnabled: enableLifecycle,
+            forwarding: forwarding,
             logger: logger
         )
         let handler = BasicAuthGate(users: webConfig.basicAuthUsers, inner: app.routes)
@@ -187,6 +202,7 @@ struct ExporterCommand: AsyncParsableCommand {
                 "client_auth": "\(serverSettings.tls?.clientAuth.rawValue ?? "none")",
                 "basic_auth": "\(!webConfig.basicAuthUsers.isEmpty)",
                 "meters": "\(app.hub.configuredKeys().count)", "base_url": "\(loaded.config.zuora.baseURL)",
+                "peer_url_template": "\(forwarding == nil ? "" : peerURLTemplate ?? "")",
             ]
         )
         let group = ServiceGroup(
@@ -209,6 +225,38 @@ struct ExporterCommand: AsyncParsableCommand {
             let total = try FlagValue.integer(total, flag: "--total-shards", in: 1...10_000)
             return Shard(index: try FlagValue.integer(index, flag: "--shard", in: 0...(total - 1)), total: total)
         } catch { fail("\(error)") }
+    }
+
+    /// `--shard.peer-url-template` and `--shard.peer-secret-file`, both or neither; the secret is read once,
+    /// here, and never logged.
+    static func peerForwarding(
+        template: String?,
+        secretFile: String?,
+        _ shard: Shard,
+        _ logger: Logger
+    ) -> PeerForwarding? {
+        guard template != nil || secretFile != nil else { return nil }
+        guard let template, let secretFile else {
+            fail("--shard.peer-url-template and --shard.peer-secret-file go together: give both or neither")
+        }
+        let checked: String
+        let secret: String
+        do {
+            checked = try FlagValue.urlTemplate(
+                template,
+                flag: "--shard.peer-url-template",
+                placeholder: PeerForwarder.placeholder,
+                values: 0..<shard.total
+            )
+        } catch { fail("\(error)") }
+        do { secret = try CredentialLoader.file(secretFile, flag: "--shard.peer-secret-file", logger: logger) } catch {
+            fail("\(error)")
+        }
+        return PeerForwarding(
+            secret: Array(secret.utf8),
+            forwarder: PeerForwarder(template: checked, userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"),
+            owner: { shard.owner(of: $0) }
+        )
     }
 
     static func fail(_ message: String) -> Never {

@@ -25,7 +25,7 @@ public final class CurlTransport: HTTPTransport {
     /// Response headers worth keeping (lower case).
     private let capturedHeaders: [String]
 
-    private static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    static let globalInit: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     public init(tls: TLSSettings = TLSSettings(), userAgent: String, capturedHeaders: [String], slots: Int = 4) {
         _ = Self.globalInit
@@ -164,7 +164,7 @@ final class JobQueue: @unchecked Sendable {
 }
 
 /// One libcurl easy handle; used by one thread at a time (the pool hands it out exclusively).
-private final class CurlHandle: @unchecked Sendable {
+final class CurlHandle: @unchecked Sendable {
     private let raw: UnsafeMutableRawPointer
     private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 

@@ -16,6 +16,15 @@ struct WebhookTests {
         pollInterval: String = "300ms",
         startExporter: Bool = true
     ) throws -> Stack {
+        try Stack(
+            pollInterval: pollInterval,
+            extraConfig: try webhookSection(basic: basic, hmac: hmac, maxDynamic: maxDynamic),
+            startExporter: startExporter
+        )
+    }
+
+    /// The `webhook:` section, with the password and HMAC key written to temporary files.
+    static func webhookSection(basic: Bool, hmac: Bool, maxDynamic: Int = 100) throws -> String {
         let directory = FileManager.default.temporaryDirectory
         let passwordFile = directory.appendingPathComponent("zme-pw-\(UUID().uuidString)")
         let keyFile = directory.appendingPathComponent("zme-key-\(UUID().uuidString)")
@@ -25,7 +34,7 @@ struct WebhookTests {
         if basic { webhook += "  basic_auth:\n    username: zuora\n    password_file: \(passwordFile.path)\n" }
         if hmac { webhook += "  hmac:\n    secret_file: \(keyFile.path)\n    header: X-Signature\n" }
         if !basic && !hmac { webhook += "  insecure: true\n" }
-        return try Stack(pollInterval: pollInterval, extraConfig: webhook, startExporter: startExporter)
+        return webhook
     }
 
     static func callout(

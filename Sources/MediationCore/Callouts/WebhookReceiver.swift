@@ -39,6 +39,9 @@ public final class WebhookReceiver: HTTPHandler {
     private let onActive: @Sendable (MeterKey) -> Void
     /// Whether this replica owns a meter-version (`--shard`): each one is tracked by exactly one replica.
     private let owns: @Sendable (MeterKey) -> Bool
+    /// Where a callout for another shard's meter-version goes (`--shard.peer-url-template`); nil: answered
+    /// `other_shard` and left to the owner's polling.
+    private let forwarding: PeerForwarding?
 
     public init(
         config: WebhookConfig,
@@ -48,10 +51,12 @@ public final class WebhookReceiver: HTTPHandler {
         logger: Logger,
         memory: CalloutMemory? = nil,
         owns: @escaping @Sendable (MeterKey) -> Bool = { _ in true },
+        forwarding: PeerForwarding? = nil,
         onActive: @escaping @Sendable (MeterKey) -> Void = { _ in }
     ) {
         self.onActive = onActive
         self.owns = owns
+        self.forwarding = forwarding
         self.config = config
         self.secrets = secrets
         self.hub = hub
@@ -59,6 +64,7 @@ public final class WebhookReceiver: HTTPHandler {
         self.logger = logger
         self.memory = memory ?? CalloutMemory(capacity: config.dedupWindow)
         metrics.enableWebhookSeries()
+        if forwarding != nil { metrics.enableForwardSeries() }
     }
 
     public func admit(_ head: HTTPRequest) -> Admission {
@@ -82,7 +88,13 @@ public final class WebhookReceiver: HTTPHandler {
             response.headers.append(("Allow", "POST"))
             return response
         }
-        if let refusal = authenticateBasic(request) {
+        // A forward from another replica is authenticated by its signature, checked with the body in `handle`.
+        if request.header(PeerForwarding.header) != nil {
+            guard forwarding != nil else {
+                metrics.recordWebhook(.unauthorized)
+                return Self.error(401, "forwarded callouts are not accepted: no --shard.peer-secret-file")
+            }
+        } else if let refusal = authenticateBasic(request) {
             metrics.recordWebhook(.unauthorized)
             return refusal
         }
@@ -96,6 +108,11 @@ public final class WebhookReceiver: HTTPHandler {
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         // Checked again: `handle` must be safe to call without `admit` (the checks are cheap).
         if let refusal = refusal(request) { return refusal }
+        let forwarded = request.header(PeerForwarding.header) != nil
+        if forwarded, forwarding?.verifies(request) != true {
+            metrics.recordWebhook(.unauthorized)
+            return Self.error(401, "wrong \(PeerForwarding.header): check --shard.peer-secret-file on every replica")
+        }
         if let refusal = authenticateSignature(request) {
             metrics.recordWebhook(.unauthorized)
             return refusal
@@ -119,6 +136,15 @@ public final class WebhookReceiver: HTTPHandler {
             event = parsed
         }
         guard owns(event.key) else {
+            if forwarded {
+                // Never forwarded twice: replicas that disagree on the shards could bounce it forever.
+                metrics.recordWebhook(.misdirected)
+                let message =
+                    "forwarded to a replica that does not own meter \(event.key.meterId) version "
+                    + "\(event.key.version); do all replicas have the same --total-shards?"
+                return Self.error(421, message)
+            }
+            if let forwarding { return forward(request, event: event, forwarding) }
             // Tracking it here too would give the meter a second set of series; its owner polls it.
             // 200: a retry would come to the same answer.
             metrics.recordWebhook(.otherShard)
@@ -153,6 +179,52 @@ public final class WebhookReceiver: HTTPHandler {
         }
     }
 
+    /// Hands the callout to its owner and relays the answer. Zuora's Basic credentials are not needed
+    /// there (the replica signature stands in for them); its HMAC signature is, so that header goes along.
+    private func forward(_ request: HTTPRequest, event: StatusEvent, _ forwarding: PeerForwarding) -> HTTPResponse {
+        let shard = forwarding.owner(event.key)
+        var headers: [String: String] = [:]
+        // Authorization too: a web-config basic_auth gate at the owner wants it as it did here.
+        var names = ["Content-Type", "Zuora-Notification-Id", "Authorization"]
+        if let hmac = config.hmac { names.append(hmac.header) }
+        for name in names { if let value = request.header(name) { headers[name] = value } }
+        headers[PeerForwarding.header] = PeerForwarding.signature(
+            secret: forwarding.secret,
+            notificationId: request.header("Zuora-Notification-Id"),
+            body: request.body
+        )
+        let outgoing = HTTPRequest(method: "POST", path: request.path, headers: headers, body: request.body)
+        let meta: Logger.Metadata = [
+            "meter_id": "\(event.key.meterId)", "version": "\(event.key.version)", "shard": "\(shard)",
+        ]
+        switch forwarding.forwarder.forward(outgoing, toShard: shard) {
+        case .answered(let status, _, _) where status == 421 || status == 401:
+            // Shards or secrets that differ between replicas, e.g. during a roll-out: 503, so that Zuora
+            // retries once they agree, instead of a 4xx it would give up on.
+            metrics.recordForward(.refused)
+            logger.warning(
+                "the owning replica refused a forwarded callout",
+                metadata: meta.merging(["status": "\(status)"]) { $1 }
+            )
+            return Self.error(503, "the replica owning this meter-version refused the forward; retry later")
+        case .answered(let status, let body, let contentType):
+            metrics.recordForward(.ok)
+            logger.debug("forwarded a callout to its owner", metadata: meta)
+            return HTTPResponse(
+                status: status,
+                headers: [("Content-Type", contentType.flatMap(Self.safeHeaderValue) ?? "application/json")],
+                body: body
+            )
+        case .unreachable(let reason):
+            metrics.recordForward(.unreachable)
+            logger.warning(
+                "could not forward a callout to the replica owning its meter-version",
+                metadata: meta.merging(["error": "\(reason)"]) { $1 }
+            )
+            return Self.error(503, "the replica owning this meter-version is unreachable; retry later")
+        }
+    }
+
     /// True when a callout was accepted within `window` seconds: the push path is working.
     public func receivedRecently(within window: Double = 3600) -> Bool { memory.acceptedRecently(within: window) }
 
@@ -183,6 +255,11 @@ public final class WebhookReceiver: HTTPHandler {
             }
         }
         return nil
+    }
+
+    /// A peer's header value, if it is plain printable ASCII (it goes back out as a header of ours).
+    private static func safeHeaderValue(_ value: String) -> String? {
+        value.utf8.count <= 256 && value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) ? value : nil
     }
 
     static func error(_ status: Int, _ message: String) -> HTTPResponse {

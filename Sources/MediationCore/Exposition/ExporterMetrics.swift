@@ -137,12 +137,30 @@ public final class ExporterMetrics: Sendable {
         sessionDuration(runType: session.runType, status: session.status).record(session.duration)
     }
 
+    /// Counts one callout handed to the replica that owns its meter-version.
+    public func recordForward(_ result: ForwardResult) { forwardCounter(result).increment() }
+
+    /// Shows every forwarding result at 0 once forwarding is on.
+    public func enableForwardSeries() {
+        for result in ForwardResult.allCases { _ = forwardCounter(result) }
+    }
+
+    private func forwardCounter(_ result: ForwardResult) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.describe(
+                "zuora_webhook_forwarded_total",
+                "Callouts forwarded to the replica that owns their meter-version, by result (ok, refused, unreachable)."
+            ),
+            labels: [("result", result.rawValue)]
+        )
+    }
+
     private func webhookCounter(_ result: WebhookResult) -> Counter {
         registry.makeCounter(
             descriptor: Self.describe(
                 "zuora_webhook_requests_total",
                 "Meter Session Status Change callouts received, by result "
-                    + "(accepted, duplicate, unauthorized, invalid, dropped)."
+                    + "(accepted, duplicate, unauthorized, invalid, dropped, other_shard, misdirected)."
             ),
             labels: [("result", result.rawValue)]
         )
@@ -172,6 +190,19 @@ public enum WebhookResult: String, CaseIterable, Sendable {
     case accepted, duplicate, unauthorized, invalid, dropped
     /// For a meter-version another shard owns (`--shard`): left to that replica's polling.
     case otherShard = "other_shard"
+    /// A callout forwarded by another replica for a meter-version this one does not own either (the
+    /// replicas disagree on the shards, e.g. during a re-shard): refused, never forwarded again.
+    case misdirected
+}
+
+/// The `result` label of `zuora_webhook_forwarded_total`.
+public enum ForwardResult: String, CaseIterable, Sendable {
+    /// The owner answered; its answer was relayed.
+    case ok
+    /// The peer refused the forward (it does not own the meter-version, or the replica secrets differ).
+    case refused
+    /// The owner did not answer in time.
+    case unreachable
 }
 
 /// The `endpoint` label of the API request series.

@@ -34,4 +34,7 @@ public struct Shard: Sendable, Equatable {
     }
 
     public func owns(_ key: MeterKey) -> Bool { total <= 1 || StableHash.of(key) % UInt64(total) == UInt64(index) }
+
+    /// The shard that owns `key` (where a callout for it is forwarded).
+    public func owner(of key: MeterKey) -> Int { total <= 1 ? 0 : Int(StableHash.of(key) % UInt64(total)) }
 }
