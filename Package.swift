@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "zuora-mediation-simulator", targets: ["Simulator"]),
         // For the fuzz targets in Fuzz/ (a separate package, built with -sanitize=fuzzer).
         .library(name: "MediationCore", targets: ["MediationCore"]),
+        // The one parser of the text exposition format, for the tests here and the fuzz targets in Fuzz/.
+        .library(name: "ExpositionParser", targets: ["ExpositionParser"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -44,6 +46,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Strict parser of the text exposition format 0.0.4, to check what the exporter writes. Standard
+        // library only, independent of MediationCore: a failed check is about the writer, not the parser.
+        .target(name: "ExpositionParser"),
         // Adapters: libcurl towards Zuora, libmicrohttpd towards scrapers and callouts.
         .target(
             name: "ZuoraClient",
@@ -85,9 +90,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "MediationCoreTests", dependencies: ["MediationCore"]),
+        .testTarget(name: "MediationCoreTests", dependencies: ["MediationCore", "ExpositionParser"]),
         .testTarget(name: "SimulatorCoreTests", dependencies: ["SimulatorCore", "MediationCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MediationCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MediationCore", "ExpositionParser"]),
         .testTarget(name: "ZuoraClientTests", dependencies: ["ZuoraClient", "MediationCore"]),
     ]
 )

@@ -18,14 +18,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
-        // Checks shared by the targets (exposition line grammar, label escaping); standard library only.
-        .target(name: "FuzzSupport")
+        // Checks shared by the targets (exposition bodies, label escaping) on the main package's exposition
+        // parser, the one its tests use; standard library otherwise.
+        .target(
+            name: "FuzzSupport",
+            dependencies: [.product(name: "ExpositionParser", package: "zuora-mediation-exporter")]
+        ),
     ]
         + targets.map { name in
             .executableTarget(
                 name: name,
                 dependencies: [
                     "FuzzSupport",
+                    .product(name: "ExpositionParser", package: "zuora-mediation-exporter"),
                     .product(name: "MediationCore", package: "zuora-mediation-exporter"),
                     .product(name: "Logging", package: "swift-log"),
                 ],

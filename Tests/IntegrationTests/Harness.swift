@@ -136,61 +136,6 @@ func eventually(timeout: Double = 15, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// One parsed sample of the text exposition format.
-struct Sample: Equatable {
-    var name: String
-    var labels: [String: String]
-    var value: Double
-}
-
-/// A small parser for the text format, enough to check what the exporter writes (labels unescaped).
-func parseExposition(_ text: String) -> [Sample] {
-    var samples: [Sample] = []
-    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-        var index = line.startIndex
-        while index < line.endIndex, line[index] != "{", line[index] != " " { index = line.index(after: index) }
-        let name = String(line[line.startIndex..<index])
-        var labels: [String: String] = [:]
-        if index < line.endIndex, line[index] == "{" {
-            index = line.index(after: index)
-            while index < line.endIndex, line[index] != "}" {
-                let equals = line[index...].firstIndex(of: "=")!
-                let label = String(line[index..<equals])
-                var cursor = line.index(equals, offsetBy: 2)
-                var value = ""
-                while line[cursor] != "\"" {
-                    if line[cursor] == "\\" {
-                        cursor = line.index(after: cursor)
-                        value.append(line[cursor] == "n" ? "\n" : line[cursor])
-                    } else {
-                        value.append(line[cursor])
-                    }
-                    cursor = line.index(after: cursor)
-                }
-                labels[label] = value
-                index = line.index(after: cursor)
-                if index < line.endIndex, line[index] == "," { index = line.index(after: index) }
-            }
-            index = line.index(after: index)
-        }
-        let valueText =
-            line[index...].trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
-        samples.append(Sample(name: name, labels: labels, value: Double(valueText) ?? .nan))
-    }
-    return samples
-}
-
-extension [Sample] {
-    /// The value of the one sample with this name whose labels include `labels`.
-    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        all(name, labels).first?.value
-    }
-
-    func all(_ name: String, _ labels: [String: String] = [:]) -> [Sample] {
-        filter { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }
-    }
-}
-
 /// A self-signed certificate for 127.0.0.1 in `directory`: (certificate path, key path).
 func makeCertificate(in directory: URL) throws -> (cert: String, key: String) {
     let cert = directory.appendingPathComponent("cert.pem").path

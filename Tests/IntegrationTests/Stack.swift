@@ -1,3 +1,4 @@
+import ExpositionParser
 import Foundation
 import Testing
 
@@ -83,7 +84,13 @@ final class Stack: @unchecked Sendable {
         )
     }
 
-    func metrics() -> [Sample] { parseExposition(http("GET", "\(exporterURL)/metrics").body) }
+    /// The samples of one scrape; a served body with lines that are not in the format fails the test.
+    func metrics() -> [Sample] {
+        let scrape = http("GET", "\(exporterURL)/metrics")
+        let parsed = ParsedExposition(scrape.body)
+        if scrape.status == 200 { #expect(parsed.problems.isEmpty, "not in the format: \(parsed.problems.prefix(5))") }
+        return parsed.samples
+    }
 
     /// Waits until the exporter's metrics satisfy `condition`.
     func waitForMetrics(timeout: Double = 15, _ condition: ([Sample]) -> Bool) -> Bool {

@@ -1,3 +1,4 @@
+import ExpositionParser
 import Logging
 import Prometheus
 import Synchronization

@@ -1,3 +1,4 @@
+import ExpositionParser
 import Testing
 
 @testable import MediationCore

@@ -1,5 +1,6 @@
 // Fuzz target: Exposition.appendEscaped(_:to:), Exposition.appendSample(...) and Exposition.header(...).
 // Input: label value 1 \0 label value 2 \0 HELP text \0 8 bytes of the sample value.
+import ExpositionParser
 import FuzzSupport
 import MediationCore
 
