@@ -291,7 +291,7 @@ local meterKey = 'job, instance, meter_id, version';
             'sum by (job, instance, result) (rate(%s[%s])) > %s\n' % [m('zuora_webhook_requests_total', 'result=~"unauthorized|invalid"'), c.webhookRejectedWindow, c.webhookRejectedRate],
             c.severities.webhookRejected,
             'The exporter keeps rejecting meter session callouts.',
-            '{{ $labels.instance }} answers {{ $value | humanize }} callouts per second as {{ $labels.result }}.',
+            '{{ $labels.instance }} answers {{ printf "%%.2f" $value }} callouts per second as {{ $labels.result }}.',
             c.webhookRejectedFor,
           ),
           alert(
