@@ -275,7 +275,7 @@ local meterKey = 'job, instance, meter_id, version';
             ],
             c.severities.pollIntervalStretched,
             'The request budget keeps polls of working meters far apart.',
-            '{{ $labels.instance }} polls working meters {{ printf "%%.1f" $value }} times less often than configured, to stay within zuora.request_budget.',
+            '{{ $labels.instance }} polls working meters {{ printf "%.1f" $value }} times less often than configured, to stay within zuora.request_budget.',
             c.intervalStretchedFor,
           ),
           alert(
@@ -291,7 +291,7 @@ local meterKey = 'job, instance, meter_id, version';
             'sum by (job, instance, result) (rate(%s[%s])) > %s\n' % [m('zuora_webhook_requests_total', 'result=~"unauthorized|invalid"'), c.webhookRejectedWindow, c.webhookRejectedRate],
             c.severities.webhookRejected,
             'The exporter keeps rejecting meter session callouts.',
-            '{{ $labels.instance }} answers {{ printf "%%.2f" $value }} callouts per second as {{ $labels.result }}.',
+            '{{ $labels.instance }} answers {{ printf "%.2f" $value }} callouts per second as {{ $labels.result }}.',
             c.webhookRejectedFor,
           ),
           alert(
