@@ -17,7 +17,11 @@ local meterKey = 'job, instance, meter_id, version';
   // Adds the meter's name from zuora_meter_info where there is one; meters discovered from callouts
   // (no zuora_meter_info yet) keep their alert without a name.
   local withName(expr, range='') =
-    local info = if range == '' then m('zuora_meter_info') else 'last_over_time(%s[%s])' % [m('zuora_meter_info'), range];
+    // Over a scrape gap, the last zuora_meter_info seen; topk keeps one series per meter-version even
+    // if the name changed within the gap (two names would make the join fail).
+    local info =
+      if range == '' then m('zuora_meter_info')
+      else 'topk by (%s) (1, %s or on (%s) last_over_time(%s[%s]))' % [meterKey, m('zuora_meter_info'), meterKey, m('zuora_meter_info'), range];
     |||
       (
       %s
