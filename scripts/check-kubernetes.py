@@ -270,7 +270,7 @@ def check_overlay(checker, kubectl, overlay_dir):
             source = yaml.safe_load(f)
         checker.expect(overlay, rules[0]["spec"]["groups"] == source["groups"],
                        "the PrometheusRule holds deploy/prometheus/rules.yml",
-                       "the PrometheusRule differs from deploy/prometheus/rules.yml: run scripts/gen-prometheusrule.py")
+                       "the PrometheusRule differs from deploy/prometheus/rules.yml: run scripts/gen-mixin.py")
 
     # The Ingress for callouts.
     for ingress in by_kind.get("Ingress", []):

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config ca-certificates curl python3 python3-yaml
   libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libcrypt-dev
-  prometheus prometheus-alertmanager wrk faketime
+  prometheus prometheus-alertmanager jsonnet wrk faketime
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks the operator's kit: Prometheus rules and their unit tests, the example Prometheus and
-# Alertmanager configs, the Kubernetes PrometheusRule (deploy/kubernetes/monitoring/, generated from
-# the rules file), that the Kubernetes overlays render, and the Grafana dashboard JSON. Installs
+# Alertmanager configs, that the rules file, the Kubernetes PrometheusRule and the dashboard are what
+# the jsonnet mixin (mixin/) generates, that the Kubernetes overlays render, and the Grafana dashboard JSON. Installs
 # nothing; exits non-zero on the first failing step.
 #
 #   scripts/test-rules.sh
@@ -37,7 +37,12 @@ else
     echo "SKIPPED: amtool not found ('apt-get install prometheus-alertmanager' provides it)"
 fi
 
-step "PrometheusRule drift (scripts/gen-prometheusrule.py --check)"
+step "mixin drift: rules.yml, PrometheusRule, dashboard (scripts/gen-mixin.py --check)"
+if ! command -v jsonnet >/dev/null 2>&1; then
+    echo "jsonnet not found: 'apt-get install jsonnet' (scripts/install-deps.sh installs it)." >&2
+    exit 2
+fi
+python3 scripts/gen-mixin.py --check
 python3 scripts/gen-prometheusrule.py --check
 
 step "Kubernetes overlays render (kubectl kustomize)"
