@@ -89,4 +89,60 @@ struct RestartTests {
         let saved = try Data(contentsOf: directory.appendingPathComponent("state.json"))
         #expect((try? JSONSerialization.jsonObject(with: saved)) != nil)
     }
+
+    /// What Prometheus itself sees across the restart: the failure counter did not reset, although the
+    /// process did restart (`process_start_time_seconds` changed).
+    @Test func prometheusSeesNoCounterResetAcrossTheRestart() throws {
+        let directory = storageDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let stack = try Stack(simulatedMeters: "101,102", startExporter: false)
+        stack.setStatus(101, #""RUNNING""#)
+        try stack.startExporter(arguments: ["--storage.path", directory.path])
+        #expect(stack.waitForMetrics { $0.value(Self.status, meter(101)) == 5 })
+        stack.setStatus(101, #""FAILED""#)
+        #expect(stack.waitForMetrics { $0.value(Self.failed, meter(101)) == 1 })
+        let (prometheus, port) = try Self.startPrometheus(scraping: stack.exporterPort, in: directory)
+        defer { prometheus.stop() }
+        func query(_ promql: String) -> String {
+            let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            return http("GET", "http://127.0.0.1:\(port)/api/v1/query?query=\(encoded)").body
+        }
+        let failures = #"zuora_meter_run_failures_total{job="zuora-mediation",meter_id="101"}"#
+        #expect(
+            eventually(timeout: 30) { query(failures).contains(#","1"]"#) },
+            "Prometheus has the counter: \(prometheus.log.suffix(2000))"
+        )
+        #expect(stack.exporter?.stop() == 0)
+        try stack.startExporter(arguments: ["--storage.path", directory.path])
+        let restarted = #"changes(process_start_time_seconds{job="zuora-mediation"}[5m]) >= 1"#
+        #expect(eventually(timeout: 30) { query(restarted).contains(#""value":["#) }, "the restart was scraped")
+        Thread.sleep(forTimeInterval: 3)
+        let resets = query("resets(\(failures)[5m]) == 0")
+        #expect(resets.contains(#""value":["#), "no reset: \(resets)")
+        #expect(query(failures).contains(#","1"]"#))
+    }
+
+    /// Prometheus (Debian's package) scraping the exporter every second, with no rules.
+    static func startPrometheus(scraping exporterPort: Int, in parent: URL) throws -> (ManagedProcess, Int) {
+        let port = freePort()
+        let directory = parent.appendingPathComponent("prometheus")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = """
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: zuora-mediation
+                static_configs:
+                  - targets: ['127.0.0.1:\(exporterPort)']
+            """
+        try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        let prometheus = try ManagedProcess(
+            "/usr/bin/prometheus",
+            [
+                "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+                "--web.listen-address=127.0.0.1:\(port)",
+            ]
+        )
+        return (prometheus, port)
+    }
 }
