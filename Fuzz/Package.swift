@@ -8,7 +8,9 @@
 // Swift 6 language mode (swiftLanguageVersions below).
 import PackageDescription
 
-let targets = ["FuzzConfig", "FuzzResponses", "FuzzCallout", "FuzzExposition", "FuzzRender", "FuzzPath", "FuzzRequest"]
+let targets = [
+    "FuzzConfig", "FuzzResponses", "FuzzCallout", "FuzzExposition", "FuzzRender", "FuzzPath", "FuzzRequest", "FuzzState",
+]
 
 let package = Package(
     name: "mediation-fuzz",

@@ -17,20 +17,20 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-30}"
 shift || true
-all=(FuzzConfig FuzzResponses FuzzCallout FuzzExposition FuzzRender FuzzPath FuzzRequest)
+all=(FuzzConfig FuzzResponses FuzzCallout FuzzExposition FuzzRender FuzzPath FuzzRequest FuzzState)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 # Target -> seed corpus directory and dictionary.
 corpus_of() {
   case "$1" in
     FuzzConfig) echo config ;; FuzzResponses) echo responses ;; FuzzCallout) echo callout ;;
-    FuzzExposition) echo exposition ;; FuzzRender) echo render ;; FuzzPath) echo path ;; FuzzRequest) echo request ;;
+    FuzzExposition) echo exposition ;; FuzzRender) echo render ;; FuzzPath) echo path ;; FuzzRequest) echo request ;; FuzzState) echo state ;;
     *) echo "" ;;
   esac
 }
 dict_of() {
   case "$1" in
-    FuzzConfig) echo Fuzz/dicts/config.dict ;; FuzzResponses | FuzzCallout) echo Fuzz/dicts/json.dict ;;
+    FuzzConfig) echo Fuzz/dicts/config.dict ;; FuzzResponses | FuzzCallout | FuzzState) echo Fuzz/dicts/json.dict ;;
     FuzzRequest) echo Fuzz/dicts/request.dict ;; *) echo "" ;;
   esac
 }

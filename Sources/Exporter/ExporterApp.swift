@@ -41,6 +41,8 @@ final class ExporterApp: Sendable {
     let hub = StatusHub()
     let poller: Poller
     let routes: ExporterRoutes
+    /// Nil without `--storage.path`.
+    let persister: StatePersister?
     private let applier: ConfigApplier
 
     init(
@@ -51,10 +53,12 @@ final class ExporterApp: Sendable {
         maxConcurrentScrapes: Int = 10,
         lifecycleEnabled: Bool = false,
         forwarding: PeerForwarding? = nil,
+        storagePath: String? = nil,
         logger: Logger
     ) {
         let metrics = ExporterMetrics(version: BuildInfo.version, revision: BuildInfo.revision)
         self.metrics = metrics
+        metrics.setShard(index: shard.index, total: shard.total)
         let client = ZuoraAPIClient(
             settings: .init(loaded.config.zuora),
             credentials: loaded.credentials,
@@ -115,6 +119,22 @@ final class ExporterApp: Sendable {
             logger.critical("\(warning)")
         }
         applier.apply(loaded)
+        // Before the first poll: the saved state is in place when polling starts.
+        if let storagePath {
+            let persister = StatePersister(
+                store: StateStore(directory: storagePath),
+                hub: hub,
+                calloutMemory: calloutMemory,
+                logger: logger
+            )
+            let webhookConfigured = loaded.config.webhook != nil
+            persister.restore(maxDynamicMeters: loaded.config.webhook?.maxDynamicMeters ?? 0) { key in
+                webhookConfigured && shard.owns(key)
+            }
+            self.persister = persister
+        } else {
+            persister = nil
+        }
         metrics.recordReload(successful: true, at: SystemWallClock().now())
     }
 
@@ -178,7 +198,9 @@ final class ConfigApplier: Sendable {
     func apply(_ loaded: LoadedConfig) {
         let config = loaded.config
         hub.configure(config.meters.filter { shard.owns($0.key) })
-        poller.update(ExporterApp.pollSettings(config, shard: shard))
+        let settings = ExporterApp.pollSettings(config, shard: shard)
+        poller.update(settings)
+        metrics.setConfiguredIntervals(active: settings.plan.activeInterval, rest: settings.plan.restInterval)
         if let webhookConfig = config.webhook, let secrets = loaded.webhookSecrets {
             if webhookConfig.insecure {
                 logger.warning("the callout receiver accepts unauthenticated callouts (webhook.insecure)")

@@ -105,6 +105,12 @@ struct ExporterCommand: AsyncParsableCommand {
     )
     var peerSecretFile: String?
 
+    @Option(
+        name: .customLong("storage.path"),
+        help: "Directory to keep meter state in across restarts (state.json); none by default: nothing is kept."
+    )
+    var storagePath: String?
+
     func run() async throws {
         let format = logFormat.format
         let level = logLevel.level
@@ -181,6 +187,16 @@ struct ExporterCommand: AsyncParsableCommand {
             }
         }
 
+        if let storagePath {
+            guard !storagePath.isEmpty else { Self.fail("--storage.path must not be empty") }
+            do { try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true) } catch
+            {
+                logger.warning(
+                    "cannot create --storage.path; state will not be kept",
+                    metadata: ["path": "\(storagePath)", "error": "\(error)"]
+                )
+            }
+        }
         let app = ExporterApp(
             loaded: loaded,
             configFile: configFile,
@@ -189,6 +205,7 @@ struct ExporterCommand: AsyncParsableCommand {
             maxConcurrentScrapes: maxConcurrentScrapes,
             lifecycleEnabled: enableLifecycle,
             forwarding: forwarding,
+            storagePath: storagePath,
             logger: logger
         )
         let handler = BasicAuthGate(users: webConfig.basicAuthUsers, inner: app.routes)
@@ -203,11 +220,16 @@ struct ExporterCommand: AsyncParsableCommand {
                 "basic_auth": "\(!webConfig.basicAuthUsers.isEmpty)",
                 "meters": "\(app.hub.configuredKeys().count)", "base_url": "\(loaded.config.zuora.baseURL)",
                 "peer_url_template": "\(forwarding == nil ? "" : peerURLTemplate ?? "")",
+                "storage_path": "\(storagePath ?? "")",
             ]
         )
+        // The state service is listed first: services stop in reverse order, so it saves last, after the
+        // poller stopped.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let persister = app.persister { services.append(.init(service: StateService(persister: persister))) }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
+                services: services + [
                     .init(service: PollerService(poller: app.poller)), .init(service: HTTPService(server: server)),
                     .init(service: ReloadService(app: app)),
                 ],
@@ -271,6 +293,22 @@ struct PollerService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await poller.run() }
+    }
+}
+
+/// Saves the state to `--storage.path` every few seconds when it changed, and once more on shutdown.
+struct StateService: Service {
+    let persister: StatePersister
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(StatePersister.interval))
+                if Task.isCancelled { break }
+                persister.save()
+            }
+        }
+        persister.save(force: true)
     }
 }
 

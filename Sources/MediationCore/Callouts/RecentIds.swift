@@ -24,6 +24,9 @@ struct RecentIds {
 
     func contains(_ id: String) -> Bool { members.contains(id) }
 
+    /// The ids remembered, oldest first (what `--storage.path` keeps).
+    var oldestFirst: [String] { Array(order[head...] + order[..<head]) }
+
     mutating func insert(_ id: String) {
         guard !members.contains(id) else { return }
         if order.count < capacity {

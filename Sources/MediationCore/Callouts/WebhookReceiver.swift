@@ -18,6 +18,19 @@ public final class CalloutMemory: Sendable {
 
     public func contains(_ id: String) -> Bool { seen.withLock { $0.contains(id) } }
 
+    /// The ids remembered, oldest first, for `--storage.path`.
+    public func notificationIds() -> [String] { seen.withLock { $0.oldestFirst } }
+
+    /// Brings back ids saved before a restart (oldest first), so that a retry after the restart is still
+    /// recognised. Ids a callout could not carry are skipped; the newest that fit the window stay.
+    public func restore(notificationIds ids: [String]) {
+        seen.withLock { seen in
+            for id in ids where !id.isEmpty && id.utf8.count <= CalloutBody.Limits.notificationId {
+                seen.insert(id)
+            }
+        }
+    }
+
     /// True when a callout was accepted within `window` seconds: the push path is working.
     public func acceptedRecently(within window: Double = 3600) -> Bool {
         guard let last = lastAccepted.withLock({ $0 }) else { return false }

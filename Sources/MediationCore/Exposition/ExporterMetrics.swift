@@ -109,6 +109,32 @@ public final class ExporterMetrics: Sendable {
         }
     }
 
+    /// The poll intervals the configuration asks for (`poll_interval`, `idle_poll_interval`), before any
+    /// stretching: an alert compares them with the effective ones and with the age of the last poll.
+    public func setConfiguredIntervals(active: Double, rest: Double) {
+        for (state, value) in [("active", active), ("rest", rest)] {
+            registry.makeGauge(
+                descriptor: Self.describe(
+                    "zuora_exporter_configured_poll_interval_seconds",
+                    "Poll interval the configuration sets for meters in a working state (active: poll_interval) "
+                        + "and at rest (rest: idle_poll_interval), before any stretching."
+                ),
+                labels: [("state", state)]
+            ).set(to: value)
+        }
+    }
+
+    /// This replica's shard (`--shard`, `--total-shards`); shard 0 of 1 when not sharded.
+    public func setShard(index: Int, total: Int) {
+        registry.makeGauge(
+            descriptor: Self.describe(
+                "zuora_exporter_shard_info",
+                "This replica's shard and how many replicas share the meters (--shard, --total-shards); always 1."
+            ),
+            labels: [("shard", String(index)), ("total_shards", String(total))]
+        ).set(to: 1)
+    }
+
     /// Requests left in each budget window.
     public func setBudgetRemaining(_ remaining: [(window: String, remaining: Int)]) {
         for (window, value) in remaining {

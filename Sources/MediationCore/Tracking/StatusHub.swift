@@ -11,6 +11,8 @@ public final class StatusHub: Sendable {
     public let store: MetricStore
     private let clock: any MonotonicClock
     private let wallClock: any WallClock
+    /// Counts applied changes, so that `--storage.path` writes only when something changed.
+    private let changeCount = Atomic<Int>(0)
 
     public init(
         store: MetricStore = MetricStore(),
@@ -35,6 +37,9 @@ public final class StatusHub: Sendable {
         tracker.withLock { tracker in
             let before = key.flatMap { tracker.meters[$0] }
             let changes = change(&tracker)
+            if !changes.updated.isEmpty || !changes.removed.isEmpty {
+                changeCount.add(1, ordering: .relaxed)
+            }
             for key in changes.removed { store.remove(key) }
             for updated in changes.updated {
                 guard let meter = tracker.meters[updated] else { continue }
@@ -116,6 +121,36 @@ public final class StatusHub: Sendable {
 
     /// A copy of every meter-version's state.
     public func snapshot() -> [MeterKey: MeterState] { tracker.withLock { $0.meters } }
+
+    /// Grows with every change applied; unchanged means nothing new to save.
+    public var revision: Int { changeCount.load(ordering: .relaxed) }
+
+    /// Every meter-version's state for `--storage.path`, with the wall-clock time it was taken.
+    public func persistentSnapshot() -> (savedAt: Double, meters: [TrackerSnapshot.Meter]) {
+        let now = clock.now()
+        return (wallClock.now(), tracker.withLock { $0.snapshot(monotonicNow: now) })
+    }
+
+    /// Brings back saved state (after `configure`) and renders what it restored.
+    @discardableResult
+    public func restore(
+        _ saved: [TrackerSnapshot.Meter],
+        maxDynamicMeters: Int,
+        keepDynamic: (MeterKey) -> Bool
+    ) -> StatusTracker.RestoreSummary {
+        let now = clock.now()
+        var summary = StatusTracker.RestoreSummary()
+        apply { tracker in
+            summary = tracker.restore(
+                saved,
+                monotonicNow: now,
+                maxDynamicMeters: maxDynamicMeters,
+                keepDynamic: keepDynamic
+            )
+            return summary.changes
+        }
+        return summary
+    }
 
     public func state(of key: MeterKey) -> MeterState? { tracker.withLock { $0.meters[key] } }
 }
