@@ -14,6 +14,9 @@ public final class PeerForwarder: CalloutForwarding {
     private let idle = Mutex<[CurlHandle]>([])
     private let inFlight = Mutex(0)
 
+    /// Forwards running right now.
+    public var forwardsInFlight: Int { inFlight.withLock { $0 } }
+
     /// Peer answers are one-line JSON; anything larger is not an answer worth relaying.
     static let maxAnswerBytes = 64 * 1024
     public static let placeholder = "{shard}"

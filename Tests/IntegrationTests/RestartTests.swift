@@ -1,3 +1,4 @@
+import ExpositionParser
 import Foundation
 import Testing
 

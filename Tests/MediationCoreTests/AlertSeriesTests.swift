@@ -1,3 +1,4 @@
+import ExpositionParser
 import Prometheus
 import Testing
 

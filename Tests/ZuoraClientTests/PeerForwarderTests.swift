@@ -79,13 +79,17 @@ import Glibc
         #expect(Date().timeIntervalSince(started) < 2)
     }
 
-    @Test func forwardsBeyondTheLimitAreRefusedAtOnce() async {
+    @Test func forwardsBeyondTheLimitAreRefusedAtOnce() {
         let peer = SilentPeer()
         let forwarder = PeerForwarder(template: "http://127.0.0.1:{shard}", userAgent: "t", timeout: 2, maxInFlight: 1)
         let port = peer.port
         let holding = Thread { _ = forwarder.forward(Self.callout(), toShard: port) }
         holding.start()
-        try? await Task.sleep(for: .milliseconds(300))
+        // Until the first forward holds the only slot. Waits on this thread, not with Task.sleep: while other
+        // tests block the concurrency pool's threads, a Task.sleep of 5 ms was seen to last 10 s.
+        let deadline = Date().addingTimeInterval(10)
+        while forwarder.forwardsInFlight == 0, Date() < deadline { usleep(5000) }
+        #expect(forwarder.forwardsInFlight == 1, "the first forward holds the only slot")
         let started = Date()
         let outcome = forwarder.forward(Self.callout(), toShard: peer.port)
         #expect(outcome == .unreachable(reason: "1 forwards in flight already"))
