@@ -93,13 +93,19 @@ struct RestartTests {
 
     /// What Prometheus itself sees across the restart: the failure counter did not reset, although the
     /// process did restart (`process_start_time_seconds` changed).
-    @Test func prometheusSeesNoCounterResetAcrossTheRestart() throws {
+    /// The shipped alert rules, evaluated by a real Prometheus that scrapes across a restart: the FAILED
+    /// meter's alert neither resolves nor fires anew (same `activeAt`), the failure counter does not reset,
+    /// and the working meter's last change (what the stuck alert measures from) does not move.
+    @Test func theRulesNeitherResolveNorResetAcrossTheRestart() throws {
         let directory = storageDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let stack = try Stack(simulatedMeters: "101,102", startExporter: false)
         stack.setStatus(101, #""RUNNING""#)
+        stack.setStatus(102, #""RUNNING""#)
         try stack.startExporter(arguments: ["--storage.path", directory.path])
-        #expect(stack.waitForMetrics { $0.value(Self.status, meter(101)) == 5 })
+        #expect(
+            stack.waitForMetrics { $0.value(Self.status, meter(101)) == 5 && $0.value(Self.status, meter(102)) == 5 }
+        )
         stack.setStatus(101, #""FAILED""#)
         #expect(stack.waitForMetrics { $0.value(Self.failed, meter(101)) == 1 })
         let (prometheus, port) = try Self.startPrometheus(scraping: stack.exporterPort, in: directory)
@@ -108,22 +114,41 @@ struct RestartTests {
             let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             return http("GET", "http://127.0.0.1:\(port)/api/v1/query?query=\(encoded)").body
         }
+        /// The activeAt of the MeterRunFailed alert for meter 101, once it is firing.
+        func failedAlertActiveAt() -> String? {
+            let body = http("GET", "http://127.0.0.1:\(port)/api/v1/alerts").body
+            guard let data = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let alerts = (data["data"] as? [String: Any])?["alerts"] as? [[String: Any]]
+            else { return nil }
+            return alerts.first { alert in
+                let labels = alert["labels"] as? [String: String] ?? [:]
+                return labels["alertname"] == "ZuoraMediationMeterRunFailed" && labels["meter_id"] == "101"
+                    && alert["state"] as? String == "firing"
+            }?["activeAt"] as? String
+        }
         let failures = #"zuora_meter_run_failures_total{job="zuora-mediation",meter_id="101"}"#
+        let lastChange = #"zuora_meter_run_status_last_change_timestamp_seconds{job="zuora-mediation",meter_id="102"}"#
         #expect(
-            eventually(timeout: 30) { query(failures).contains(#","1"]"#) },
-            "Prometheus has the counter: \(prometheus.log.suffix(2000))"
+            eventually(timeout: 30) { failedAlertActiveAt() != nil },
+            "the FAILED meter pages: \(prometheus.log.suffix(2000))"
         )
+        let activeAt = failedAlertActiveAt()
+        #expect(query(failures).contains(#","1"]"#))
+
         #expect(stack.exporter?.stop() == 0)
         try stack.startExporter(arguments: ["--storage.path", directory.path])
         let restarted = #"changes(process_start_time_seconds{job="zuora-mediation"}[5m]) >= 1"#
         #expect(eventually(timeout: 30) { query(restarted).contains(#""value":["#) }, "the restart was scraped")
         Thread.sleep(forTimeInterval: 3)
+        #expect(failedAlertActiveAt() == activeAt, "still firing, from the same moment: not resolved, not re-fired")
         let resets = query("resets(\(failures)[5m]) == 0")
-        #expect(resets.contains(#""value":["#), "no reset: \(resets)")
+        #expect(resets.contains(#""value":["#), "no counter reset: \(resets)")
         #expect(query(failures).contains(#","1"]"#))
+        let moved = query("changes(\(lastChange)[5m]) == 0")
+        #expect(moved.contains(#""value":["#), "the working meter's last change did not move: \(moved)")
     }
 
-    /// Prometheus (Debian's package) scraping the exporter every second, with no rules.
+    /// Prometheus (Debian's package) scraping the exporter every second and evaluating the shipped rules.
     static func startPrometheus(scraping exporterPort: Int, in parent: URL) throws -> (ManagedProcess, Int) {
         let port = freePort()
         let directory = parent.appendingPathComponent("prometheus")
@@ -131,6 +156,9 @@ struct RestartTests {
         let config = """
             global:
               scrape_interval: 1s
+              evaluation_interval: 1s
+            rule_files:
+              - \(FileManager.default.currentDirectoryPath)/deploy/prometheus/rules.yml
             scrape_configs:
               - job_name: zuora-mediation
                 static_configs:
