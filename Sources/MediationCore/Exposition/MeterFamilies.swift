@@ -142,8 +142,9 @@ extension MeterFamily {
         MeterFamily(
             name: "zuora_meter_poll_errors_total",
             type: "counter",
-            help: "Failed polls of this meter-version by reason (auth, not_found, bad_request, rate_limited, "
-                + "server_error, timeout, network, decode)."
+            help: "Failed polls of this meter-version by reason: auth (Zuora rejected the credentials or the "
+                + "token), not_found, bad_request, rate_limited, server_error, timeout, network, decode; a failed "
+                + "token request counts with the reason that describes it."
         ) { labels, state, out in
             for reason in PollErrorReason.allCases {
                 guard let count = state.pollErrors[reason] else { continue }
