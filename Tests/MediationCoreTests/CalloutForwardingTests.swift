@@ -18,17 +18,24 @@ struct CalloutForwardingTests {
     final class FakeForwarder: CalloutForwarding {
         let sent = Mutex<[(request: HTTPRequest, shard: Int)]>([])
         let outcome: ForwardOutcome?
-        let peers = Mutex<[Int: WebhookReceiver]>([:])
+        /// Weak: the receivers hold this forwarder, so strong references would make a cycle that leaks.
+        let peers = Mutex<[Int: WeakReceiver]>([:])
 
         init(outcome: ForwardOutcome? = nil) { self.outcome = outcome }
 
         func forward(_ request: HTTPRequest, toShard shard: Int) -> ForwardOutcome {
             sent.withLock { $0.append((request, shard)) }
             if let outcome { return outcome }
-            guard let peer = peers.withLock({ $0[shard] }) else { return .unreachable(reason: "no such peer") }
+            guard let peer = peers.withLock({ $0[shard]?.receiver }) else {
+                return .unreachable(reason: "no such peer")
+            }
             let answer = peer.respond(to: request)
             return .answered(status: answer.status, body: answer.body, contentType: answer.header("Content-Type"))
         }
+    }
+
+    struct WeakReceiver: @unchecked Sendable {
+        weak var receiver: WebhookReceiver?
     }
 
     struct Replica {
@@ -75,7 +82,9 @@ struct CalloutForwardingTests {
             replica(0, forwarder: forwarder, secret: secrets.0, hmac: hmac),
             replica(1, forwarder: forwarder, secret: secrets.1, hmac: hmac),
         ]
-        forwarder.peers.withLock { $0 = [0: replicas[0].receiver, 1: replicas[1].receiver] }
+        forwarder.peers.withLock {
+            $0 = [0: WeakReceiver(receiver: replicas[0].receiver), 1: WeakReceiver(receiver: replicas[1].receiver)]
+        }
         return replicas
     }
 

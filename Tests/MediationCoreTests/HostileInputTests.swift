@@ -12,7 +12,10 @@ import Glibc
 
 /// A bcrypt hash made with the system's libxcrypt, independently of `PasswordHash`.
 func bcrypt(_ password: String, cost: Int) -> String {
-    let salt = String(cString: crypt_gensalt_ra("$2b$", UInt(cost), nil, 0))
+    // crypt_gensalt_ra returns memory the caller frees.
+    let saltPointer = crypt_gensalt_ra("$2b$", UInt(cost), nil, 0)
+    defer { free(saltPointer) }
+    let salt = saltPointer.map { String(cString: $0) } ?? ""
     var data: UnsafeMutableRawPointer?
     var size: Int32 = 0
     defer { free(data) }

@@ -82,6 +82,8 @@ struct PollerTests {
         #expect(rig.hub.state(of: key(2))?.lastPollSucceeded == false)
         #expect(rig.hub.state(of: key(1))?.status?.code == 5)
         #expect(rig.hub.state(of: key(3))?.status?.code == 5)
+        // A poll loop left running would hold its tasks (and their memory) to the end of the process.
+        await rig.stop()
     }
 
     @Test func aTenantWideFaultMakesTheExporterReadyToReportIt() async {
