@@ -15,18 +15,24 @@ struct RestartTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("zme-state-\(UUID().uuidString)")
     }
 
-    @Test func aRestartKeepsStatusesTheirTimestampsAndTheFailureCount() throws {
-        let directory = storageDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// An exporter keeping its state in `storage`, with meter 101 FAILED (one failure counted) and 102 RUNNING.
+    func oneFailedOneRunning(storage: URL) throws -> Stack {
         let stack = try Stack(simulatedMeters: "101,102", startExporter: false)
         stack.setStatus(101, #""RUNNING""#)
         stack.setStatus(102, #""RUNNING""#)
-        try stack.startExporter(arguments: ["--storage.path", directory.path])
+        try stack.startExporter(arguments: ["--storage.path", storage.path])
         #expect(
             stack.waitForMetrics { $0.value(Self.status, meter(101)) == 5 && $0.value(Self.status, meter(102)) == 5 }
         )
         stack.setStatus(101, #""FAILED""#)
         #expect(stack.waitForMetrics { $0.value(Self.failed, meter(101)) == 1 })
+        return stack
+    }
+
+    @Test func aRestartKeepsStatusesTheirTimestampsAndTheFailureCount() throws {
+        let directory = storageDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let stack = try oneFailedOneRunning(storage: directory)
         let before = stack.metrics()
         let failedSince = try #require(before.value(Self.since, meter(101)))
         let stuckSince = try #require(before.value(Self.since, meter(102)))
@@ -99,17 +105,12 @@ struct RestartTests {
     @Test func theRulesNeitherResolveNorResetAcrossTheRestart() throws {
         let directory = storageDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let stack = try Stack(simulatedMeters: "101,102", startExporter: false)
-        stack.setStatus(101, #""RUNNING""#)
-        stack.setStatus(102, #""RUNNING""#)
-        try stack.startExporter(arguments: ["--storage.path", directory.path])
-        #expect(
-            stack.waitForMetrics { $0.value(Self.status, meter(101)) == 5 && $0.value(Self.status, meter(102)) == 5 }
-        )
-        stack.setStatus(101, #""FAILED""#)
-        #expect(stack.waitForMetrics { $0.value(Self.failed, meter(101)) == 1 })
-        let (prometheus, port) = try Self.startPrometheus(scraping: stack.exporterPort, in: directory)
-        defer { prometheus.stop() }
+        let stack = try oneFailedOneRunning(storage: directory)
+        let (prometheus, port, prometheusDirectory) = try startPrometheus(scraping: stack.exporterPort)
+        defer {
+            prometheus.stop()
+            try? FileManager.default.removeItem(at: prometheusDirectory)
+        }
         func query(_ promql: String) -> String {
             let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             return http("GET", "http://127.0.0.1:\(port)/api/v1/query?query=\(encoded)").body
@@ -146,32 +147,5 @@ struct RestartTests {
         #expect(query(failures).contains(#","1"]"#))
         let moved = query("changes(\(lastChange)[5m]) == 0")
         #expect(moved.contains(#""value":["#), "the working meter's last change did not move: \(moved)")
-    }
-
-    /// Prometheus (Debian's package) scraping the exporter every second and evaluating the shipped rules.
-    static func startPrometheus(scraping exporterPort: Int, in parent: URL) throws -> (ManagedProcess, Int) {
-        let port = freePort()
-        let directory = parent.appendingPathComponent("prometheus")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let config = """
-            global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
-            rule_files:
-              - \(FileManager.default.currentDirectoryPath)/deploy/prometheus/rules.yml
-            scrape_configs:
-              - job_name: zuora-mediation
-                static_configs:
-                  - targets: ['127.0.0.1:\(exporterPort)']
-            """
-        try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let prometheus = try ManagedProcess(
-            "/usr/bin/prometheus",
-            [
-                "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
-                "--web.listen-address=127.0.0.1:\(port)",
-            ]
-        )
-        return (prometheus, port)
     }
 }
