@@ -39,10 +39,7 @@ import Testing
     @Test func oneCancelledWaiterLeavesTheSharedFetchToTheOthers() async {
         let fake = FakeTransport()
         let release = ManualClock(now: 0)
-        fake.onToken { _ in
-            try? await release.sleep(until: 1)
-            return .success(.json(200, #"{"access_token":"shared","expires_in":3599}"#))
-        }
+        fake.holdTokenUntilReleased(by: release)
         let h = Harness(fake: fake)
         let leaving = Task { await h.fetch() }
         let staying = Task { await h.fetch() }

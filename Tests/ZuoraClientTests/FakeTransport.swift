@@ -143,3 +143,13 @@ extension FetchResult {
         return ""
     }
 }
+
+extension FakeTransport {
+    /// Token requests answer `shared` only once `release` passes 1 s: holds a token fetch in flight.
+    func holdTokenUntilReleased(by release: ManualClock) {
+        onToken { _ in
+            try? await release.sleep(until: 1)
+            return .success(.json(200, #"{"access_token":"shared","expires_in":3599}"#))
+        }
+    }
+}

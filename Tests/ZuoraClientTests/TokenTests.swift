@@ -159,10 +159,7 @@ import Testing
     @Test func concurrentPollsShareOneTokenRequest() async {
         let fake = FakeTransport()
         let release = ManualClock(now: 0)
-        fake.onToken { _ in
-            try? await release.sleep(until: 1)
-            return .success(.json(200, #"{"access_token":"shared","expires_in":3599}"#))
-        }
+        fake.holdTokenUntilReleased(by: release)
         let h = Harness(fake: fake)
         let polls = (0..<5).map { _ in Task { await h.fetch() } }
         #expect(await settle { release.sleeperCount == 1 })

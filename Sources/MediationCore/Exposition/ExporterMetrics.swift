@@ -97,30 +97,31 @@ public final class ExporterMetrics: Sendable {
 
     /// The poll intervals in force after any stretching for the request budget.
     public func setEffectiveIntervals(active: Double, rest: Double) {
-        for (state, value) in [("active", active), ("rest", rest)] {
-            registry.makeGauge(
-                descriptor: Self.describe(
-                    "zuora_exporter_effective_poll_interval_seconds",
-                    "Poll interval in force for meters in a working state (active) and at rest, after any "
-                        + "stretching to stay within zuora.request_budget."
-                ),
-                labels: [("state", state)]
-            ).set(to: value)
-        }
+        setIntervals(
+            "zuora_exporter_effective_poll_interval_seconds",
+            "Poll interval in force for meters in a working state (active) and at rest, after any "
+                + "stretching to stay within zuora.request_budget.",
+            active: active,
+            rest: rest
+        )
     }
 
     /// The poll intervals the configuration asks for (`poll_interval`, `idle_poll_interval`), before any
     /// stretching: an alert compares them with the effective ones and with the age of the last poll.
     public func setConfiguredIntervals(active: Double, rest: Double) {
+        setIntervals(
+            "zuora_exporter_configured_poll_interval_seconds",
+            "Poll interval the configuration sets for meters in a working state (active: poll_interval) "
+                + "and at rest (rest: idle_poll_interval), before any stretching.",
+            active: active,
+            rest: rest
+        )
+    }
+
+    /// One gauge per `state` (`active`, `rest`) of an interval family.
+    private func setIntervals(_ name: String, _ help: String, active: Double, rest: Double) {
         for (state, value) in [("active", active), ("rest", rest)] {
-            registry.makeGauge(
-                descriptor: Self.describe(
-                    "zuora_exporter_configured_poll_interval_seconds",
-                    "Poll interval the configuration sets for meters in a working state (active: poll_interval) "
-                        + "and at rest (rest: idle_poll_interval), before any stretching."
-                ),
-                labels: [("state", state)]
-            ).set(to: value)
+            registry.makeGauge(descriptor: Self.describe(name, help), labels: [("state", state)]).set(to: value)
         }
     }
 
