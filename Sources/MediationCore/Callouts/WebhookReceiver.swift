@@ -238,9 +238,6 @@ public final class WebhookReceiver: HTTPHandler {
         }
     }
 
-    /// True when a callout was accepted within `window` seconds: the push path is working.
-    public func receivedRecently(within window: Double = 3600) -> Bool { memory.acceptedRecently(within: window) }
-
     /// Nil when the Basic credentials (if configured) are right, else the challenge.
     private func authenticateBasic(_ request: HTTPRequest) -> HTTPResponse? {
         if let basic = config.basicAuth, let password = secrets.basicPassword {
