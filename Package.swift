@@ -97,6 +97,12 @@ let package = Package(
     ]
 )
 
+// The sanitized in-process suites (scripts/sanitizers.sh --no-integration) build without the process-level
+// tests, which they do not run: one target less to compile in each sanitizer's build.
+if Context.environment["ZME_IN_PROCESS_TESTS_ONLY"] == "1" {
+    package.targets.removeAll { $0.name == "IntegrationTests" }
+}
+
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     guard target.name != "CShims" else { continue }
     var settings = target.swiftSettings ?? []

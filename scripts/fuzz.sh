@@ -11,7 +11,8 @@
 # to Fuzz/crashes/<Target>-crash-<sha1>; reproduce it with
 #   SWIFT_BACKTRACE=enable=no .build-fuzz/release/<Target> Fuzz/crashes/<Target>-crash-<sha1>
 # Reproducers already in Fuzz/crashes/ are replayed first: one that still crashes fails the run too.
-# Prints one line per target (executions, corpus size, result) and exits 1 if any target crashed.
+# Runs FUZZ_JOBS targets at a time (default 2). Prints one line per target (executions, corpus size, result)
+# and exits 1 if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,12 +95,15 @@ for target in "${targets[@]}"; do
   [ ${#still[@]} -eq 0 ] || failed=1
 done
 
-for target in "${targets[@]}"; do
+# One target's run; writes its summary line to $work/<target>.line. Targets run FUZZ_JOBS at a time
+# (default 2): each libFuzzer process is single-threaded, and a 2-core machine runs two at once.
+fuzz_one() {
+  local target="$1" name dict log before start status took execs corpus after result artifact
   name=$(corpus_of "$target")
   dict=$(dict_of "$target")
   mkdir -p "$work/$name"
   log="$work/$target.log"
-  args=(
+  local args=(
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=3072 -print_final_stats=1
     -artifact_prefix="Fuzz/crashes/$target-"
   )
@@ -117,15 +121,29 @@ for target in "${targets[@]}"; do
   if [ "$status" -eq 0 ] && [ "$after" -eq "$before" ]; then
     result="ok"
   else
-    failed=1
     artifact=$(sed -n "s/.*Test unit written to \(.*\)$/\1/p" "$log" | tail -1)
     result="CRASH (exit $status)${artifact:+, reproducer $artifact}"
-    echo "---- $target: end of its log ($log) ----"
-    grep -v "^#[0-9]" "$log" | tail -80
-    echo "----"
+    {
+      echo "---- $target: end of its log ($log) ----"
+      grep -v "^#[0-9]" "$log" | tail -80
+      echo "----"
+    } >"$work/$target.report"
   fi
-  line=$(printf '%-15s %10s execs in %3d s (%s exec/s), corpus %5s files: %s' \
-    "$target" "${execs:-?}" "$took" "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)" "$corpus" "$result")
+  printf '%-15s %10s execs in %3d s (%s exec/s), corpus %5s files: %s\n' \
+    "$target" "${execs:-?}" "$took" "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)" "$corpus" \
+    "$result" >"$work/$target.line"
+}
+
+jobs_max="${FUZZ_JOBS:-2}"
+case "$jobs_max" in '' | *[!0-9]* | 0) jobs_max=1 ;; esac
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$target" &
+done
+wait
+for target in "${targets[@]}"; do
+  line=$(cat "$work/$target.line")
+  [ -f "$work/$target.report" ] && { cat "$work/$target.report"; failed=1; }
   echo "fuzz: $line"
   summary+=("$line")
 done

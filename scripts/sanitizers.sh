@@ -3,7 +3,8 @@
 #
 #   scripts/sanitizers.sh [thread] [address] [--no-integration]     default: both, with the integration tests
 #
-# For each sanitizer: builds everything with --sanitize (scratch path .build-tsan / .build-asan), runs the
+# For each sanitizer: builds everything with --sanitize (scratch path .build-tsan / .build-asan; with
+# --no-integration only the in-process test runner, in .build-tsan-unit / .build-asan-unit), runs the
 # in-process suites (MediationCoreTests, SimulatorCoreTests, ZuoraClientTests), then the integration tests, which start the
 # sanitized exporter and simulator binaries of the same build. Every process (the test runner and each
 # exporter/simulator it starts) writes its sanitizer reports to a log directory; the script prints them
@@ -30,6 +31,13 @@ for arg in "$@"; do
   esac
 done
 [ ${#sanitizers[@]} -eq 0 ] && sanitizers=(thread address)
+# Without the process-level tests, the package is built without them (see Package.swift); a separate
+# scratch path, so that a full sanitized build is not rebuilt each time the other kind runs.
+suffix=""
+if [ "$integration" -eq 0 ]; then
+  export ZME_IN_PROCESS_TESTS_ONLY=1
+  suffix="-unit"
+fi
 
 if [ -x scripts/install-deps.sh ]; then scripts/install-deps.sh; fi
 
@@ -192,12 +200,19 @@ SUPP
       export LSAN_OPTIONS="suppressions=$logs/lsan.supp:print_suppressions=1"
       ;;
   esac
-  scratch=".build-$short"
+  scratch=".build-$short$suffix"
   ZME_SANITIZER=$sanitizer
   before=$failed
   failed=0
-  step "$short build" "$logs/$short-build.log" \
-    swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+  if [ "$integration" -eq 1 ]; then
+    step "$short build" "$logs/$short-build.log" \
+      swift build --build-tests --sanitize="$sanitizer" --scratch-path "$scratch"
+  else
+    # Only the test runner and what it needs: not the executables, their dependencies (argument parser,
+    # service lifecycle, collections) nor the process-level tests (see ZME_IN_PROCESS_TESTS_ONLY above).
+    step "$short build" "$logs/$short-build.log" \
+      swift build --product zuora-mediation-exporterPackageTests --sanitize="$sanitizer" --scratch-path "$scratch"
+  fi
   if [ "$failed" -ne 0 ]; then continue; fi
   failed=$before
 
