@@ -82,6 +82,15 @@ local meterKey = 'job, instance, meter_id, version';
       for n in std.reverse(std.range(1, c.maxShards))
     ]),
 
+  // A count of the alerting meter-version's last summarised session, read with the template's `query`.
+  local lastSessionCount(outcome) =
+    '{{ with printf `sum(zuora_meter_last_session_records{job=%q,instance=%q,meter_id=%q,version=%q,outcome="'
+    + outcome
+    + '"})` $labels.job $labels.instance $labels.meter_id $labels.version | query }}{{ . | first | value | printf "%.0f" }}{{ end }}',
+
+  local thresholdPercent = std.format('%g%%', [c.errorRatioThreshold * 100]),
+  local maxAge = std.format('%gh', [c.errorRatioMaxAgeSeconds / 3600]),
+
   prometheusAlerts+:: {
     groups+: [
       {
@@ -122,6 +131,32 @@ local meterKey = 'job, instance, meter_id, version';
               c.severities.meterTestingFailed,
               'A Zuora Mediation meter test run failed.',
               'Meter %s is TESTING_FAILED (seen by {{ $labels.instance }}); a test run bills nobody.' % meterName,
+            ),
+            alert(
+              'ZuoraMediationMeterRunErrorRatioHigh',
+              withName(|||
+                (
+                  sum without (outcome) (%(errors)s)
+                  /
+                  (sum without (outcome) (%(all)s) > 0)
+                ) > %(threshold)s
+                and on (%(key)s)
+                  (time() - %(taken)s < %(maxAge)d)
+              ||| % {
+                key: meterKey,
+                errors: m('zuora_meter_last_session_records', 'outcome="error"'),
+                all: m('zuora_meter_last_session_records'),
+                threshold: std.format('%g', [c.errorRatioThreshold]),
+                taken: m('zuora_meter_last_session_records_timestamp_seconds'),
+                maxAge: c.errorRatioMaxAgeSeconds,
+              }),
+              c.severities.meterRunErrorRatioHigh,
+              'Meter {{ $labels.meter_id }} version {{ $labels.version }}: {{ $value | humanizePercentage }} of the records of its last session failed.',
+              'The last summarised session of meter ' + meterName + ' had '
+              + lastSessionCount('error') + ' error record(s) and ' + lastSessionCount('output') + ' output record(s): '
+              + '{{ $value | humanizePercentage }} failed, above the threshold of ' + thresholdPercent + ' (seen by {{ $labels.instance }}). '
+              + 'The alert stops when a newer session of the meter is summarised below the threshold, or ' + maxAge
+              + ' after the summary was taken. The dashboard row "Records" shows the failing operators and error codes.',
             ),
             alert(
               'ZuoraMediationMeterRunStuck',
@@ -304,6 +339,13 @@ local meterKey = 'job, instance, meter_id, version';
             c.severities.webhookDropped,
             'The exporter drops callouts past its dynamic-meter limit.',
             '{{ $labels.instance }} dropped {{ printf "%%.0f" $value }} callout(s) in the last %s: they came from meters beyond the dynamic-meter limit, which are not monitored.' % c.webhookDroppedWindow,
+          ),
+          alert(
+            'ZuoraMediationSummaryFailing',
+            'sum by (job, instance, reason) (increase(%s[%s])) > 0\n' % [m('zuora_summary_failures_total'), c.summaryFailingWindow],
+            c.severities.summaryFailing,
+            'The exporter gives up fetching record summaries of ended runs.',
+            '{{ $labels.instance }} gave up the summary of {{ printf "%%.0f" $value }} ended session(s) in the last %s (last attempt failed as {{ $labels.reason }}): their record counts are missing and MeterRunErrorRatioHigh cannot judge them. Run statuses are not affected.' % c.summaryFailingWindow,
           ),
           alert(
             'ZuoraMediationWebhookForwardingFailing',

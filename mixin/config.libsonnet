@@ -33,6 +33,8 @@
       webhookRejected: 'warning',
       webhookDropped: 'warning',
       webhookForwardingFailing: 'warning',
+      meterRunErrorRatioHigh: 'warning',
+      summaryFailing: 'info',
     },
 
     // A FAILED state survives a scrape gap (exporter restart) this long without resolving.
@@ -78,6 +80,17 @@
     webhookRejectedFor: '15m',
     webhookDroppedWindow: '15m',
     forwardingFailingFor: '15m',
+
+    // Records (summary feature, `summary.enabled: true` in the exporter's configuration).
+    // MeterRunErrorRatioHigh: error / (output + error) of a meter-version's last summarised session
+    // above this ratio (0.10 = 10 %); sessions without records never fire.
+    errorRatioThreshold: 0.10,
+    // ...only while that summary is younger than this (seconds): the alert reports a finished session,
+    // which no later poll undoes if the meter does not run again. A newer session's summary replaces
+    // it earlier (the alert then follows the new session's ratio).
+    errorRatioMaxAgeSeconds: 43200,  // 12h
+    // SummaryFailing: a summary given up (after the exporter's summary.max_attempts) in this window.
+    summaryFailingWindow: '1h',
 
     // %s is the alert name in lower case (GitHub's anchor for the runbook heading).
     runbookURLPattern: 'https://github.com/zuora-mediation-exporter/zuora-mediation-exporter/blob/main/docs/runbook.md#%s',
