@@ -8,7 +8,7 @@ final class Stack: @unchecked Sendable {
     static let clientSecret = "it-secret-\(UUID().uuidString.prefix(8))"
 
     let simulatorPort = freePort()
-    let exporterPort = freePort()
+    let exporterPort: Int
     let simulator: ManagedProcess
     var exporter: ManagedProcess?
     let configURL: URL
@@ -26,14 +26,18 @@ final class Stack: @unchecked Sendable {
         clientSecret: String = Stack.clientSecret,
         extraZuora: String = "",
         extraConfig: String = "",
-        startExporter: Bool = true
+        startExporter: Bool = true,
+        exporterPort: Int? = nil,
+        simulatorArguments: [String] = []
     ) throws {
+        // Given when the simulator must know it before the exporter starts (its callouts go there).
+        self.exporterPort = exporterPort ?? freePort()
         simulator = try ManagedProcess(
             "zuora-mediation-simulator",
             [
                 "--web.listen-address", "127.0.0.1:\(simulatorPort)", "--meters", simulatedMeters,
                 "--client-id", Stack.clientId, "--client-secret", Stack.clientSecret, "--token-lifetime", tokenLifetime,
-            ]
+            ] + simulatorArguments
         )
         configURL = FileManager.default.temporaryDirectory.appendingPathComponent("zme-\(UUID().uuidString).yml")
         let config = """
