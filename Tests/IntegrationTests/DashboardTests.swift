@@ -7,12 +7,21 @@ import Testing
 @Suite(.serialized)
 struct DashboardTests {
     @Test func everyDashboardQueryIsValidAndReturnsData() throws {
-        let webhook = "webhook:\n  insecure: true\n"
+        // Summaries on, and the simulator sending both callouts (status changes, snapshots every second).
+        let webhook = "webhook:\n  insecure: true\nsummary:\n  enabled: true\n"
+        let exporterPort = freePort()
+        let hooks = "http://127.0.0.1:\(exporterPort)/webhooks"
         let stack = try Stack(
             meterConfig: "  - id: 101\n    name: Usage ingestion\n  - id: 102\n  - id: 999\n",
             extraZuora: "  request_budget:\n    per_hour: 100000\n",
             extraConfig: webhook,
-            startExporter: false
+            startExporter: false,
+            exporterPort: exporterPort,
+            simulatorArguments: [
+                "--callout.status-url", "\(hooks)/meter-session-status",
+                "--callout.periodic-url", "\(hooks)/meter-session-periodic-status",
+                "--callout.periodic-interval", "1s", "--callout.retry-delay", "1s",
+            ]
         )
         stack.setStatus(101, #""RUNNING""#)
         try stack.startExporter()
@@ -26,7 +35,8 @@ struct DashboardTests {
         #expect(
             eventually(timeout: 30) { http("GET", "\(base)/api/v1/query?query=up").body.contains("zuora-mediation") }
         )
-        // Data for every panel: a failure, poll errors (999 is unknown to Zuora), callouts with sessions.
+        // Data for every panel: a failure (summarised: records per operator and error code), poll errors
+        // (999 is unknown to Zuora), callouts with sessions, and a session still running (snapshots).
         stack.setStatus(101, #""FAILED""#)
         #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 8 })
         for (id, session) in [(102, "s-102"), (101, "s-101")] {
@@ -37,14 +47,28 @@ struct DashboardTests {
             #expect(http("POST", "\(stack.exporterURL)/webhooks/meter-session-status", body: callout).status == 200)
         }
         stack.setStatus(101, #""FAILED""#)
-        // A few scrapes after the callouts, so that rates over 1m have two samples.
-        let sessionScrapes = "count_over_time(zuora_meter_session_duration_seconds_count[1m]) >= 3"
+        stack.setStatus(102, #""RUNNING""#)
         #expect(
-            eventually(timeout: 30) {
-                http("GET", "\(base)/api/v1/query", extra: ["-G", "--data-urlencode", "query=\(sessionScrapes)"])
-                    .body.contains(#""result":[{"#)
-            }
+            stack.waitForMetrics {
+                $0.value("zuora_meter_session_operator_records", meter(102)) != nil
+                    && $0.value("zuora_meter_last_session_records", meter(101)) != nil
+            },
+            "a summary of 101 and snapshots of 102: \(stack.simulatorStats())"
         )
+        // A few scrapes after the callouts and the snapshots, so that rates over 1m have two samples.
+        for enough in [
+            "count_over_time(zuora_meter_session_duration_seconds_count[1m]) >= 3",
+            "count_over_time(zuora_meter_session_operator_records[1m]) >= 3",
+            "count_over_time(zuora_meter_records_total[1m]) >= 3",
+        ] {
+            #expect(
+                eventually(timeout: 30) {
+                    http("GET", "\(base)/api/v1/query", extra: ["-G", "--data-urlencode", "query=\(enough)"])
+                        .body.contains(#""result":[{"#)
+                },
+                "\(enough)"
+            )
+        }
         let result = try runTool(
             "/usr/bin/python3",
             [
