@@ -33,8 +33,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The simulator also pushes both callouts to the exporter, as Zuora would (Basic auth after the challenge).
+callout_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+printf '%s' "$callout_password" >"$work/callout-password"
+hooks="http://127.0.0.1:$exporter_port/webhooks"
 "$bin/zuora-mediation-simulator" --web.listen-address "127.0.0.1:$sim_port" --meters 101,102,103,104,105 \
-  --step 2s --client-id stack-client --client-secret stack-secret >"$work/simulator.log" 2>&1 &
+  --step 2s --client-id stack-client --client-secret stack-secret \
+  --callout.status-url "$hooks/meter-session-status" --callout.periodic-url "$hooks/meter-session-periodic-status" \
+  --callout.username zuora --callout.password "$callout_password" --callout.periodic-interval 5s \
+  --callout.retry-delay 2s >"$work/simulator.log" 2>&1 &
 # The exporter's first polls should find the simulator listening.
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$sim_port/_control/stats" >/dev/null && break; sleep 0.1; done
 cat >"$work/exporter.yml" <<YAML
@@ -44,6 +51,12 @@ poll_interval: 1s
 idle_poll_interval: 1s
 meters:
 $(for id in 101 102 103 104 105; do printf '  - id: %s\n' "$id"; done)
+summary:
+  enabled: true
+webhook:
+  basic_auth:
+    username: zuora
+    password_file: $work/callout-password
 YAML
 ZUORA_CLIENT_ID=stack-client ZUORA_CLIENT_SECRET=stack-secret "$bin/zuora-mediation-exporter" \
   --config.file "$work/exporter.yml" --web.listen-address "127.0.0.1:$exporter_port" >"$work/exporter.log" 2>&1 &
