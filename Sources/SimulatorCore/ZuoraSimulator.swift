@@ -4,8 +4,10 @@ import Synchronization
 
 /// A local stand-in for the parts of the Zuora API the exporter uses, faithful to the API reference and
 /// the notes in shared/: OAuth client credentials, `GET /meters/{id}/{version}/runStatus` with its
-/// documented bodies and error shapes, gzip over 1,000 bytes; plus a control API under `/_control/`
-/// for tests. Time comes from the caller, so behaviour is testable without waiting.
+/// documented bodies and error shapes, `POST /meters/{id}/summary` over the records of the meters' runs
+/// (see `SimulatedSession`), gzip over 1,000 bytes; the events its callouts tell (`events(now:)`); plus a
+/// control API under `/_control/` for tests. Time comes from the caller, so behaviour is testable without
+/// waiting.
 public final class ZuoraSimulator: Sendable {
     public struct Settings: Sendable {
         public var clientId: String
