@@ -7,7 +7,6 @@ import ServiceLifecycle
 import SimulatorCore
 import Synchronization
 import UnixSignals
-import ZuoraClient
 
 @main
 struct SimulatorCommand: AsyncParsableCommand {
@@ -175,18 +174,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         )
         var services: [any Service] = [ServerService(server: server)]
         if callouts.sendsAny {
-            let transport = CurlTransport(
-                userAgent: "zuora-mediation-simulator",
-                capturedHeaders: ["www-authenticate"],
-                slots: 4
-            )
-            let delivery = CalloutDelivery(
-                settings: callouts,
-                sender: CurlCalloutSender(transport: transport),
-                clock: SystemMonotonicClock(),
-                counters: counters
-            )
-            services.append(CalloutService(simulator: simulator, delivery: delivery, settings: callouts))
+            services.append(CalloutService(simulator: simulator, settings: callouts, counters: counters))
         }
         let group = ServiceGroup(
             configuration: .init(

@@ -51,16 +51,24 @@ public enum CalloutBodies {
         return Array(("{" + fields.joined(separator: ",") + "}").utf8)
     }
 
-    /// Queues each event's callout where the settings send it (nowhere when its URL is not set).
-    public static func enqueue(_ events: [SimulatorEvent], settings: CalloutSettings, to delivery: CalloutDelivery) {
+    /// Queues each event's callout with the delivery of its kind (none: not sent). Each kind has its own
+    /// queue, so that a burst of periodic snapshots (one per operator) never holds up status changes.
+    public static func enqueue(
+        _ events: [SimulatorEvent],
+        settings: CalloutSettings,
+        status: CalloutDelivery?,
+        periodic: CalloutDelivery?
+    ) {
         for event in events {
             switch event {
             case .statusChange(let key, let change):
-                if let url = settings.statusURL, let body = statusChange(key, change) {
-                    delivery.enqueue(url: url, body: body)
+                if let url = settings.statusURL, let status, let body = statusChange(key, change) {
+                    status.enqueue(url: url, body: body)
                 }
             case .periodic(let key, let snapshot):
-                if let url = settings.periodicURL { delivery.enqueue(url: url, body: periodic(key, snapshot)) }
+                if let url = settings.periodicURL, let periodic {
+                    periodic.enqueue(url: url, body: self.periodic(key, snapshot))
+                }
             }
         }
     }
