@@ -64,7 +64,8 @@ public struct SimulatedSession: Sendable, Equatable {
     func ticks(at now: Double) -> Int {
         let until = min(end ?? now, now)
         guard until > start else { return 1 }
-        return min(Int(((until - start) / tick).rounded(.down)) + 1, Self.maxTicks)
+        // Capped as a Double first: converting an out-of-range Double to Int would trap.
+        return Int(min(((until - start) / tick).rounded(.down), Double(Self.maxTicks - 1))) + 1
     }
 
     /// One operator's records by `now`: output, and errors per index into `errorCodes` (at most two).

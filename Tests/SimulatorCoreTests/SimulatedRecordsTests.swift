@@ -81,6 +81,10 @@ struct SimulatedRecordsTests {
         #expect(Set((0..<10_000).map(SimulatedSession.operatorId)).count == 10_000)
         let records = (0..<10_000).map { session.counts(operator: $0, at: 10) }
         #expect(records.allSatisfy { $0.errorCount > 0 })
+        #expect(session.counts(operator: 0, at: .infinity).output == session.counts(operator: 0, at: 10).output)
+        var endless = SimulatedMeter(seed: 5, now: 0, step: nil, meterId: 1)
+        _ = endless.change(to: RunStatus(code: 5), at: 0, tick: 1e-300)
+        #expect(endless.runningSession?.counts(operator: 0, at: 1e300).output ?? 0 < 1 << 53, "capped, no trap")
         #expect(RecordSettings(operators: 1_000_000).operators == RecordSettings.maxOperators)
         #expect(RecordSettings(errorRate: .nan).errorRate == RecordSettings.defaultErrorRate)
     }
