@@ -82,7 +82,8 @@ let package = Package(
         .executableTarget(
             name: "Simulator",
             dependencies: [
-                "SimulatorCore", "HTTPServer", "MediationCore",
+                // ZuoraClient for its libcurl transport, which sends the simulator's callouts.
+                "SimulatorCore", "HTTPServer", "MediationCore", "ZuoraClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

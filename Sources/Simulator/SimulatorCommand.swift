@@ -12,7 +12,21 @@ import UnixSignals
 struct SimulatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zuora-mediation-simulator",
-        abstract: "A local simulator of the Zuora Mediation API (OAuth and runStatus) with a control API for tests."
+        abstract: """
+            A local simulator of the Zuora Mediation API (OAuth, runStatus, summary) that also sends Zuora's \
+            callouts, with a control API for tests.
+            """,
+        discussion: """
+            Runs are sessions S-{meterId}-{n} whose operators (default op-read, op-transform, op-write) report \
+            output and error records; POST /meters/{meterId}/summary sums them. With --callout.status-url and/or \
+            --callout.periodic-url, every status change is sent as a "Meter Session Status Change" callout and \
+            every --callout.periodic-interval a running session sends one "Meter Session Periodic Status Update" \
+            per operator, as Zuora does: Basic credentials only after the receiver's 401 challenge (unless \
+            --callout.preemptive), an optional HMAC-SHA256 signature of the body, the same Zuora-Notification-Id \
+            on every retry, retries on 1xx, 403, 408, 429, 5xx, timeouts and connection errors, no redirects. \
+            Control API under /_control/: meters/{id}/{version}/status, .../records, .../fault, fault (target \
+            token, summary or all), faults, tokens/revoke, stats.
+            """
     )
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on.")
@@ -54,6 +68,63 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls.key-file"), help: "PEM private key for --tls.cert-file.")
     var tlsKeyFile: String?
 
+    @Option(
+        name: .customLong("callout.status-url"),
+        help: "Send \"Meter Session Status Change\" callouts here (http:// or https://); none when not given."
+    )
+    var calloutStatusURL: String?
+
+    @Option(
+        name: .customLong("callout.periodic-url"),
+        help: "Send \"Meter Session Periodic Status Update\" callouts here, one per operator; none when not given."
+    )
+    var calloutPeriodicURL: String?
+
+    @Option(
+        name: .customLong("callout.username"),
+        help: "Basic auth user, sent after the receiver's 401 challenge (with --callout.password)."
+    )
+    var calloutUsername: String?
+
+    @Option(name: .customLong("callout.password"), help: "Basic auth password (with --callout.username).")
+    var calloutPassword: String?
+
+    @Flag(
+        name: .customLong("callout.preemptive"),
+        help: "Send the Basic credentials with the first request instead of waiting for the 401 challenge."
+    )
+    var calloutPreemptive = false
+
+    @Option(name: .customLong("callout.hmac-secret"), help: "Sign each body with HMAC-SHA256 under this secret.")
+    var calloutHMACSecret: String?
+
+    @Option(name: .customLong("callout.hmac-header"), help: "Header of the signature (default X-Zuora-Signature).")
+    var calloutHMACHeader: String?
+
+    @Option(name: .customLong("callout.hmac-encoding"), help: "hex (default) or base64.")
+    var calloutHMACEncoding: String?
+
+    @Option(
+        name: .customLong("callout.periodic-interval"),
+        help: "Between two periodic snapshots of a running session (default 30m, as Zuora), e.g. 2s."
+    )
+    var calloutPeriodicInterval: String?
+
+    @Option(name: .customLong("callout.retry-delay"), help: "Between two attempts of one callout (default 30m).")
+    var calloutRetryDelay: String?
+
+    @Option(
+        name: .customLong("callout.attempts"),
+        help: "Attempts per callout, the first included: 1 to 5 (default 3)."
+    )
+    var calloutAttempts: String?
+
+    @Option(
+        name: .customLong("callout.timeout"),
+        help: "Longest wait for the receiver's answer (default 25s: Zuora's 10 s to connect and 15 s to answer)."
+    )
+    var calloutTimeout: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { LineLogHandler(label: $0, format: .logfmt, level: .info) }
         let logger = Logger(label: "zuora-mediation-simulator")
@@ -64,16 +135,22 @@ struct SimulatorCommand: AsyncParsableCommand {
             throw ValidationError("--step: \(step) is not a duration")
         }
         let keys = try meterKeys()
+        let callouts = try calloutSettings()
         let serverReference = ServerReference()
+        var settings = ZuoraSimulator.Settings(
+            clientId: clientId,
+            clientSecret: clientSecret,
+            tokenLifetime: lifetime,
+            step: stepSeconds > 0 ? stepSeconds : nil
+        )
+        settings.statusEvents = callouts.statusURL != nil
+        settings.periodicInterval = callouts.periodicURL != nil ? callouts.periodicInterval : nil
+        let counters = CalloutCounters()
         let simulator = ZuoraSimulator(
-            settings: .init(
-                clientId: clientId,
-                clientSecret: clientSecret,
-                tokenLifetime: lifetime,
-                step: stepSeconds > 0 ? stepSeconds : nil
-            ),
+            settings: settings,
             meters: keys,
             now: SystemWallClock().now(),
+            calloutCounters: counters,
             connectionsOpened: { serverReference.server?.connectionsOpened ?? 0 }
         )
         var serverSettings = HTTPServerSettings(listenAddress: try ListenAddress(listenAddress))
@@ -95,14 +172,41 @@ struct SimulatorCommand: AsyncParsableCommand {
             "zuora-mediation-simulator started",
             metadata: ["listen": "\(listenAddress)", "meters": "\(keys.count)"]
         )
+        var services: [any Service] = [ServerService(server: server)]
+        if callouts.sendsAny {
+            services.append(CalloutService(simulator: simulator, settings: callouts, counters: counters))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [ServerService(server: server)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await group.run()
+    }
+
+    /// The callout flags, checked: an invalid value is a clear message and exit status 1, never a trap.
+    private func calloutSettings() throws -> CalloutSettings {
+        var flags = CalloutSettings.Flags()
+        flags.statusURL = calloutStatusURL
+        flags.periodicURL = calloutPeriodicURL
+        flags.username = calloutUsername
+        flags.password = calloutPassword
+        flags.preemptive = calloutPreemptive
+        flags.hmacSecret = calloutHMACSecret
+        flags.hmacHeader = calloutHMACHeader
+        flags.hmacEncoding = calloutHMACEncoding
+        flags.periodicInterval = calloutPeriodicInterval
+        flags.retryDelay = calloutRetryDelay
+        flags.attempts = calloutAttempts
+        flags.timeout = calloutTimeout
+        switch CalloutSettings.parse(flags) {
+        case .success(let settings): return settings
+        case .failure(let error):
+            FileHandle.standardError.write(Data("zuora-mediation-simulator: \(error.description)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 
     private func meterKeys() throws -> [MeterKey] {

@@ -5,9 +5,18 @@ import Synchronization
 /// The simulator's control API, for tests and demos (not part of Zuora's API):
 ///
 /// - `POST /_control/meters/{id}/{version}/status` `{"status": 8}` or `{"status": "FAILED"}`: set and pin a
-///   meter's status (creating the meter); `{"release": true}` lets its lifecycle run again.
+///   meter's status (creating the meter); `{"release": true}` lets its lifecycle run again. Pinning starts a
+///   session (`S-{id}-{n}`) if none runs, and an ended status (COMPLETED, FAILED, CANCELED, TESTING_PASSED,
+///   TESTING_FAILED) ends it with its records, as the lifecycle does; every change is a status callout.
+/// - `POST /_control/meters/{id}/{version}/records` `{"operators": 10000, "errorRate": 0.5}`: how many
+///   distinct operator ids the meter's runs report (1–100,000, default 3: op-read, op-transform, op-write,
+///   then op-4, op-5…) and the share of records that fail while a run goes well (0–1, default 0.02; a run
+///   that ends FAILED gets a burst of E_VALIDATION or E_TIMEOUT errors on top). Applies to the running
+///   session and later ones; either field may be left out.
 /// - `DELETE /_control/meters/{id}/{version}`: remove a meter (its polls get 404).
-/// - `POST /_control/meters/{id}/{version}/fault`, `POST /_control/fault` (`"target": "token"` or `"all"`):
+/// - `POST /_control/meters/{id}/{version}/fault` (that meter-version's runStatus),
+///   `POST /_control/fault` (`"target": "token"`, `"summary"` for the summary requests of every meter, or
+///   `"all"`, the default, for every request to the Zuora API):
 ///   `{"status": 500, "body": "...", "count": 2, "retryAfter": 5, "delay": 0.5, "bodyBytes": 20000000,
 ///   "probability": 0.1}` answers the next `count`
 ///   requests (all while no count is given) with that status and body. `"reset": true` closes the
@@ -16,7 +25,10 @@ import Synchronization
 ///   Content-Length and only the first 10 bytes of the body, then closes the connection (a truncated
 ///   transfer). Both come after any `delay`.
 /// - `DELETE /_control/faults`: clears every fault. `POST /_control/tokens/revoke`: expires every token.
-/// - `GET /_control/stats`: request counters as JSON (in all, and per meter-version as `"id/version"`).
+/// - `GET /_control/stats`: counters as JSON: `tokenRequests`, `runStatusRequests`, `summaryRequests`,
+///   `meters`, `connections`, `perMeter` (runStatus requests per `"id/version"`), and for callouts
+///   `calloutsSent` (notifications delivered), `calloutAttempts` (HTTP requests, challenge round trips
+///   included), `calloutsFailed` (given up), `calloutsDropped` (pushed out of the full queue).
 extension ZuoraSimulator {
     struct ControlBody: Decodable {
         var status: StatusValue?
@@ -34,6 +46,9 @@ extension ZuoraSimulator {
         var reset: Bool?
         /// Send only this many bytes of the body, then close the connection.
         var truncateAfter: Int?
+        /// Records: distinct operator ids per run, and the share of failing records.
+        var operators: Int?
+        var errorRate: Double?
     }
 
     /// A status given as a code or as a documented name.
@@ -56,17 +71,21 @@ extension ZuoraSimulator {
         guard let body else { return .json(400, #"{"error":"body is not the JSON object the control API expects"}"#) }
         switch (request.method, parts) {
         case ("GET", ["stats"]):
-            let (tokens, polls, meters, perMeter) = state.withLock {
-                ($0.tokenRequests, $0.runStatusRequests, $0.meters.count, $0.requestsPerMeter)
+            let (tokens, polls, summaries, meters, perMeter) = state.withLock {
+                ($0.tokenRequests, $0.runStatusRequests, $0.summaryRequests, $0.meters.count, $0.requestsPerMeter)
             }
+            let callouts = calloutStats()
             let counts = perMeter.sorted { $0.key < $1.key }
                 .map { "\(TextEscaping.json("\($0.key.meterId)/\($0.key.version)")):\($0.value)" }.joined(
                     separator: ","
                 )
             return .json(
                 200,
-                #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"meters":\#(meters),"#
-                    + #""connections":\#(connectionsOpened()),"perMeter":{\#(counts)}}"#
+                #"{"tokenRequests":\#(tokens),"runStatusRequests":\#(polls),"summaryRequests":\#(summaries),"#
+                    + #""meters":\#(meters),"connections":\#(connectionsOpened()),"#
+                    + #""calloutsSent":\#(callouts.sent),"calloutAttempts":\#(callouts.attempts),"#
+                    + #""calloutsFailed":\#(callouts.failed),"calloutsDropped":\#(callouts.dropped),"#
+                    + #""perMeter":{\#(counts)}}"#
             )
         case ("POST", ["tokens", "revoke"]):
             state.withLock { $0.tokens.removeAll() }
@@ -76,6 +95,7 @@ extension ZuoraSimulator {
                 state.meterFaults.removeAll()
                 state.tokenFault = nil
                 state.allFault = nil
+                state.summaryFault = nil
             }
             return .json(200, #"{"cleared":true}"#)
         case ("POST", ["fault"]):
@@ -85,7 +105,8 @@ extension ZuoraSimulator {
             switch body.target ?? "all" {
             case "token": state.withLock { $0.tokenFault = fault }
             case "all": state.withLock { $0.allFault = fault }
-            default: return .json(400, #"{"error":"target is token or all"}"#)
+            case "summary": state.withLock { $0.summaryFault = fault }
+            default: return .json(400, #"{"error":"target is token, summary or all"}"#)
             }
             return .json(200, #"{"injected":true}"#)
         case (let method, let path) where path.count >= 3 && path[0] == "meters":
@@ -118,12 +139,10 @@ extension ZuoraSimulator {
             state.withLock { $0.meters[key] = nil }
             return .json(200, #"{"removed":true}"#)
         case ("POST", ["status"]):
-            let step = settings.step
             if body.release == true {
                 state.withLock { state in
-                    state.meters[key, default: SimulatedMeter(seed: StableHash.of(key), now: now, step: step)].pinned =
-                        false
-                    state.meters[key]?.nextChangeAt = now + (step ?? 0)
+                    state.meters[key, default: newMeter(key, now: now)].pinned = false
+                    state.meters[key]?.nextChangeAt = now + (settings.step ?? 0)
                 }
                 return .json(200, #"{"released":true}"#)
             }
@@ -131,12 +150,36 @@ extension ZuoraSimulator {
                 return .json(400, #"{"error":"status must be an integer code or a documented status name"}"#)
             }
             state.withLock { state in
-                var meter = state.meters[key] ?? SimulatedMeter(seed: StableHash.of(key), now: now, step: step)
-                meter.status = RunStatus(code: code)
-                meter.pinned = true
-                state.meters[key] = meter
+                // Catch up first, so that the pinned change comes after the lifecycle's own.
+                state.advance(key, to: now, settings: settings)
+                state.change(
+                    key,
+                    to: RunStatus(code: code),
+                    at: now,
+                    meter: newMeter(key, now: now),
+                    settings: settings
+                )
             }
             return .json(200, #"{"status":\#(code)}"#)
+        case ("POST", ["records"]):
+            guard body.operators.map({ (1...RecordSettings.maxOperators).contains($0) }) ?? true,
+                body.errorRate.map({ $0.isFinite && (0...1).contains($0) }) ?? true
+            else {
+                return .json(400, #"{"error":"operators is 1-100000 and errorRate 0-1"}"#)
+            }
+            let records = state.withLock { state -> RecordSettings in
+                state.advance(key, to: now, settings: settings)
+                var meter = state.meters[key] ?? newMeter(key, now: now)
+                meter.setRecords(
+                    RecordSettings(
+                        operators: body.operators ?? meter.records.operators,
+                        errorRate: body.errorRate ?? meter.records.errorRate
+                    )
+                )
+                state.meters[key] = meter
+                return meter.records
+            }
+            return .json(200, #"{"operators":\#(records.operators),"errorRate":\#(records.errorRate)}"#)
         case ("POST", ["fault"]):
             guard let fault = Self.fault(from: body) else {
                 return .json(400, #"{"error":"fault needs a status (100-599) or reset"}"#)

@@ -2,38 +2,60 @@ public import MediationCore
 
 /// One simulated meter-version. Left alone, it runs through Zuora's lifecycle (NEVER_RUN, then runs of
 /// INITIALIZING → RUNNING → USAGE_PUSHING → PUSH_COMPLETED → COMPLETED, some ending in FAILED), one
-/// step every `step` seconds. A status set through the control API pins it until released.
+/// step every `step` seconds. A status set through the control API pins it until released. Each run is a
+/// session with records (see `SimulatedSession`); the last `historyLimit` sessions are kept.
 public struct SimulatedMeter: Sendable, Equatable {
+    public static let historyLimit = 20
+
     public var status: RunStatus
     public var pinned: Bool
     public var nextChangeAt: Double
+    public let meterId: Int64
+    /// Applies to the sessions that start from now on, and to the running one.
+    public var records = RecordSettings()
+    /// Past and running sessions, oldest first.
+    public private(set) var sessions: [SimulatedSession] = []
+    /// The number of the last session started (0 before any).
+    public private(set) var runs = 0
     /// Position in the lifecycle and a per-meter pseudo-random state, so runs differ between meters
     /// but repeat exactly for the same seed.
     var phase = 0
     var random: UInt64
+    let seed: UInt64
 
     static let runSteps = [10, 5, 11, 12, 7]  // INITIALIZING, RUNNING, USAGE_PUSHING, PUSH_COMPLETED, COMPLETED
+    /// The statuses that end a session (the list).
+    public static let endedNames: Set<String> = ["COMPLETED", "FAILED", "CANCELED", "TESTING_PASSED", "TESTING_FAILED"]
 
-    public init(seed: UInt64, now: Double, step: Double?) {
+    public init(seed: UInt64, now: Double, step: Double?, meterId: Int64 = 0) {
         status = RunStatus(code: 1)
         pinned = step == nil
         random = seed | 1
+        self.seed = seed
+        self.meterId = meterId
         // Meters start their first run at different moments, as real meters would.
         nextChangeAt = now + (step ?? 0) * (1 + Double(seed % 100) / 100)
     }
 
-    /// Advances the lifecycle up to `now`.
-    public mutating func advance(to now: Double, step: Double?) {
-        guard let step, !pinned else { return }
+    public var runningSession: SimulatedSession? { sessions.last.flatMap { $0.isRunning ? $0 : nil } }
+
+    /// Advances the lifecycle up to `now`; returns the status changes on the way, in order.
+    /// `nextRun` numbers new sessions (the simulator numbers them per meter, across its versions).
+    @discardableResult
+    public mutating func advance(to now: Double, step: Double?, nextRun: (() -> Int)? = nil) -> [StatusChange] {
+        guard let step, !pinned else { return [] }
+        var changes: [StatusChange] = []
         while now >= nextChangeAt {
+            let at = nextChangeAt
             nextChangeAt += step
             if phase < Self.runSteps.count {
                 // Past INITIALIZING, a run fails one time in five.
                 if phase >= 2, nextRandom() % 5 == 0 {
-                    status = RunStatus(code: 8)
+                    changes += change(to: RunStatus(code: 8), at: at, tick: step, nextRun: nextRun).map { [$0] } ?? []
                     phase = Self.runSteps.count
                 } else {
-                    status = RunStatus(code: Self.runSteps[phase])
+                    let status = RunStatus(code: Self.runSteps[phase])
+                    changes += change(to: status, at: at, tick: step, nextRun: nextRun).map { [$0] } ?? []
                     phase += 1
                 }
             } else {
@@ -41,6 +63,53 @@ public struct SimulatedMeter: Sendable, Equatable {
                 phase = 0
             }
         }
+        return changes
+    }
+
+    /// Sets the status at `at`, starting a session when a run begins and ending it (with its records) when
+    /// the run ends; nil when the status does not change. An ended status with no session running stands
+    /// for a run that went by unseen: it gets a session that starts and ends at once.
+    public mutating func change(
+        to new: RunStatus,
+        at: Double,
+        tick: Double,
+        nextRun: (() -> Int)? = nil
+    ) -> StatusChange? {
+        guard new != status else { return nil }
+        let previous = status
+        status = new
+        let ended = Self.endedNames.contains(new.name)
+        if runningSession == nil, new.name != "NEVER_RUN" {
+            startSession(at: at, tick: tick, number: nextRun?() ?? runs + 1)
+        }
+        if ended, var session = sessions.popLast() {
+            session.end = at
+            session.endStatus = new
+            sessions.append(session)
+        }
+        let session = sessions.last
+        return StatusChange(
+            at: at,
+            previous: previous,
+            status: new,
+            sessionId: session?.sessionId ?? "S-\(meterId)-0",
+            start: session?.start,
+            end: session?.end
+        )
+    }
+
+    /// New records settings apply to the running session as well, so that a test can change them at any time.
+    public mutating func setRecords(_ settings: RecordSettings) {
+        records = settings
+        if runningSession != nil { sessions[sessions.count - 1].records = settings }
+    }
+
+    private mutating func startSession(at: Double, tick: Double, number: Int) {
+        runs = number
+        sessions.append(
+            SimulatedSession(meterId: meterId, number: number, start: at, records: records, tick: tick, seed: seed)
+        )
+        if sessions.count > Self.historyLimit { sessions.removeFirst(sessions.count - Self.historyLimit) }
     }
 
     private mutating func nextRandom() -> UInt64 {
@@ -52,32 +121,12 @@ public struct SimulatedMeter: Sendable, Equatable {
     }
 }
 
-/// A response the control API asked for in place of the real one.
-public struct InjectedFault: Error, Sendable, Equatable {
-    public var status: Int
-    public var body: String
-    public var remaining: Int?
-    public var retryAfter: Int?
-    /// Seconds to wait before answering (a slow or hung Zuora).
-    public var delay: Double
-    /// The share of requests (0–1) that get this fault; the others are answered normally.
-    public var probability: Double = 1
-    /// A connection closed without an answer, or an answer cut short; nil answers whole.
-    public var breakoff: SimulatedBreakoff?
-
-    public init(status: Int, body: String, remaining: Int?, retryAfter: Int?, delay: Double) {
-        self.status = status
-        self.body = body
-        self.remaining = remaining
-        self.retryAfter = retryAfter
-        self.delay = delay
-    }
-}
-
-/// How an injected fault breaks the connection off instead of answering whole.
-public enum SimulatedBreakoff: Sendable, Equatable {
-    /// Close the connection without sending anything.
-    case closeWithoutAnswer
-    /// Send the status, the headers (with the whole body's Content-Length) and this many bytes of the body.
-    case truncateBody(after: Int)
+/// A status change of a simulated meter, with the session it belongs to (what a status callout carries).
+public struct StatusChange: Sendable, Equatable {
+    public let at: Double
+    public let previous: RunStatus
+    public let status: RunStatus
+    public let sessionId: String
+    public let start: Double?
+    public let end: Double?
 }

@@ -4,8 +4,10 @@ import Synchronization
 
 /// A local stand-in for the parts of the Zuora API the exporter uses, faithful to the API reference and
 /// the notes in shared/: OAuth client credentials, `GET /meters/{id}/{version}/runStatus` with its
-/// documented bodies and error shapes, gzip over 1,000 bytes; plus a control API under `/_control/`
-/// for tests. Time comes from the caller, so behaviour is testable without waiting.
+/// documented bodies and error shapes, `POST /meters/{id}/summary` over the records of the meters' runs
+/// (see `SimulatedSession`), gzip over 1,000 bytes; the events its callouts tell (`events(now:)`); plus a
+/// control API under `/_control/` for tests. Time comes from the caller, so behaviour is testable without
+/// waiting.
 public final class ZuoraSimulator: Sendable {
     public struct Settings: Sendable {
         public var clientId: String
@@ -13,6 +15,10 @@ public final class ZuoraSimulator: Sendable {
         public var tokenLifetime: Double
         /// Seconds between lifecycle steps; nil keeps every meter where the control API puts it.
         public var step: Double?
+        /// Keep status changes for `events(now:)` (status callouts are configured).
+        public var statusEvents = false
+        /// Seconds between periodic snapshots of running sessions; nil sends none.
+        public var periodicInterval: Double?
 
         public init(clientId: String, clientSecret: String, tokenLifetime: Double = 3599, step: Double? = nil) {
             self.clientId = clientId
@@ -20,6 +26,9 @@ public final class ZuoraSimulator: Sendable {
             self.tokenLifetime = tokenLifetime
             self.step = step
         }
+
+        /// Seconds per tick of a session's records: a lifecycle step, or a second for pinned meters.
+        var recordTick: Double { step ?? 1 }
     }
 
     /// An answer and how long to hold it back (for injected slowness).
@@ -42,30 +51,96 @@ public final class ZuoraSimulator: Sendable {
         var meterFaults: [MeterKey: InjectedFault] = [:]
         var tokenFault: InjectedFault?
         var allFault: InjectedFault?
+        var summaryFault: InjectedFault?
         var tokenRequests = 0
         var runStatusRequests = 0
+        var summaryRequests = 0
         var requestsPerMeter: [MeterKey: Int] = [:]
         var sequence: UInt64 = 0
+        /// Status changes not yet taken by `events(now:)`, oldest first (bounded: see `outboxLimit`).
+        var outbox: [(MeterKey, StatusChange)] = []
+        var outboxDropped = 0
+        /// Per meter-version: the session number and how many periodic snapshots it has had.
+        var periodicMarks: [MeterKey: (session: Int, count: Int)] = [:]
+
+        /// Sessions started per meter id: session numbers go on across a meter's versions, so that a
+        /// session id names one session of the meter.
+        var runsPerMeter: [Int64: Int] = [:]
+
+        /// Advances a meter's lifecycle, keeping its changes for callouts when they are wanted.
+        mutating func advance(_ key: MeterKey, to now: Double, settings: Settings) {
+            guard var meter = meters[key], settings.step != nil, !meter.pinned, now >= meter.nextChangeAt else {
+                return
+            }
+            var runs = runsPerMeter[key.meterId] ?? 0
+            let changes = meter.advance(to: now, step: settings.step) {
+                runs += 1
+                return runs
+            }
+            runsPerMeter[key.meterId] = runs
+            meters[key] = meter
+            keep(changes.map { (key, $0) }, settings: settings)
+        }
+
+        /// Sets a meter's status (making the meter if needed) and keeps the change for callouts.
+        mutating func change(
+            _ key: MeterKey,
+            to status: RunStatus,
+            at now: Double,
+            meter new: SimulatedMeter,
+            settings: Settings
+        ) {
+            var meter = meters[key] ?? new
+            var runs = runsPerMeter[key.meterId] ?? 0
+            let change = meter.change(to: status, at: now, tick: settings.recordTick) {
+                runs += 1
+                return runs
+            }
+            runsPerMeter[key.meterId] = runs
+            meter.pinned = true
+            meters[key] = meter
+            if let change { keep([(key, change)], settings: settings) }
+        }
+
+        mutating func keep(_ changes: [(MeterKey, StatusChange)], settings: Settings) {
+            guard settings.statusEvents else { return }
+            outbox += changes
+            if outbox.count > ZuoraSimulator.outboxLimit {
+                outboxDropped += outbox.count - ZuoraSimulator.outboxLimit
+                outbox.removeFirst(outbox.count - ZuoraSimulator.outboxLimit)
+            }
+        }
     }
+
+    /// Status changes kept for callouts between two calls of `events(now:)`.
+    static let outboxLimit = 100_000
 
     let settings: Settings
     let state = Mutex(State())
     /// Connections the transport accepted, for the stats (set by whoever runs the server).
     let connectionsOpened: @Sendable () -> Int
+    /// Shared with the callout delivery, for the stats.
+    let calloutCounters: CalloutCounters
 
     public init(
         settings: Settings,
         meters: [MeterKey],
         now: Double,
+        calloutCounters: CalloutCounters = CalloutCounters(),
         connectionsOpened: @escaping @Sendable () -> Int = { 0 }
     ) {
         self.settings = settings
         self.connectionsOpened = connectionsOpened
+        self.calloutCounters = calloutCounters
         state.withLock { state in
             for key in meters {
-                state.meters[key] = SimulatedMeter(seed: StableHash.of(key), now: now, step: settings.step)
+                state.meters[key] = newMeter(key, now: now)
             }
         }
+    }
+
+    func newMeter(_ key: MeterKey, now: Double) -> SimulatedMeter {
+        SimulatedMeter(seed: StableHash.of(key), now: now, step: settings.step, meterId: key.meterId)
     }
 
     public func respond(to request: HTTPRequest, now: Double) -> Answer {
@@ -76,6 +151,9 @@ public final class ZuoraSimulator: Sendable {
         if request.path == "/oauth/token" { return token(request, now: now) }
         if parts.count == 4, parts[0] == "meters", parts[3] == "runStatus" {
             return runStatus(request, id: parts[1], version: parts[2], now: now)
+        }
+        if parts.count == 3, parts[0] == "meters", parts[2] == "summary" {
+            return summary(request, id: parts[1], now: now)
         }
         return Answer(
             response: .json(
@@ -119,6 +197,18 @@ public final class ZuoraSimulator: Sendable {
         return Answer(response: .json(200, body), delay: 0)
     }
 
+    func bearerToken(_ request: HTTPRequest) -> String? {
+        request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    }
+
+    static let unauthorized = InjectedFault(
+        status: 401,
+        body: #"{"success":false,"error":{"code":"70002006","message":"UNAUTHORIZED"}}"#,
+        remaining: nil,
+        retryAfter: nil,
+        delay: 0
+    )
+
     private func runStatus(_ request: HTTPRequest, id: String, version rawVersion: String, now: Double) -> Answer {
         var headers = [("Zuora-Request-Id", requestId())]
         if let track = request.header("Zuora-Track-Id") { headers.append(("Zuora-Track-Id", track)) }
@@ -127,23 +217,13 @@ public final class ZuoraSimulator: Sendable {
             return Answer(response: .json(400, body, headers: headers), delay: 0)
         }
         let key = MeterKey(meterId: meterId, version: version)
-        let token = request.header("Authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let token = bearerToken(request)
         let outcome = state.withLock { state -> Result<RunStatus, InjectedFault> in
             state.runStatusRequests += 1
             state.requestsPerMeter[key, default: 0] += 1
             if let fault = Self.take(&state.allFault) ?? Self.take(&state.meterFaults[key]) { return .failure(fault) }
-            guard let token, let expiry = state.tokens[token], now < expiry else {
-                return .failure(
-                    InjectedFault(
-                        status: 401,
-                        body: #"{"success":false,"error":{"code":"70002006","message":"UNAUTHORIZED"}}"#,
-                        remaining: nil,
-                        retryAfter: nil,
-                        delay: 0
-                    )
-                )
-            }
-            guard var meter = state.meters[key] else {
+            guard let token, let expiry = state.tokens[token], now < expiry else { return .failure(Self.unauthorized) }
+            guard state.meters[key] != nil else {
                 let known = state.meters.keys.contains { $0.meterId == meterId }
                 let (code, name) =
                     known ? ("70002104", "METER_VERSION_NOT_EXISTING") : ("70002103", "METER_NOT_EXISTING")
@@ -157,9 +237,8 @@ public final class ZuoraSimulator: Sendable {
                     )
                 )
             }
-            meter.advance(to: now, step: settings.step)
-            state.meters[key] = meter
-            return .success(meter.status)
+            state.advance(key, to: now, settings: settings)
+            return .success(state.meters[key]?.status ?? RunStatus(code: 1))
         }
         switch outcome {
         case .failure(let fault):
@@ -203,7 +282,7 @@ public final class ZuoraSimulator: Sendable {
         return current
     }
 
-    private func requestId() -> String {
+    func requestId() -> String {
         let sequence = state.withLock { state -> UInt64 in
             state.sequence &+= 1
             return state.sequence
