@@ -18,14 +18,20 @@ struct RecordsTests {
 
     /// Simulator flags that send both callouts to the exporter of `stack`'s ports, as Zuora would: Basic auth
     /// after the 401 challenge, retries one second apart.
-    static func calloutFlags(exporterPort: Int, periodic: String = "1s") -> [String] {
+    static func calloutFlags(exporterPort: Int, periodic: String? = "1s") -> [String] {
         let base = "http://127.0.0.1:\(exporterPort)"
-        return [
+        var flags = [
             "--callout.status-url", "\(base)/webhooks/meter-session-status",
-            "--callout.periodic-url", "\(base)/webhooks/meter-session-periodic-status",
             "--callout.username", "zuora", "--callout.password", password,
-            "--callout.periodic-interval", periodic, "--callout.retry-delay", "1s", "--callout.attempts", "5",
+            "--callout.retry-delay", "1s", "--callout.attempts", "5",
         ]
+        if let periodic {
+            flags += [
+                "--callout.periodic-url", "\(base)/webhooks/meter-session-periodic-status",
+                "--callout.periodic-interval", periodic,
+            ]
+        }
+        return flags
     }
 
     static func records(_ samples: [Sample], _ outcome: String, meterId: Int = 101) -> Double? {
@@ -86,7 +92,7 @@ struct RecordsTests {
             extraConfig: try Self.config(),
             startExporter: false,
             exporterPort: exporterPort,
-            simulatorArguments: Self.calloutFlags(exporterPort: exporterPort)
+            simulatorArguments: Self.calloutFlags(exporterPort: exporterPort, periodic: nil)
         )
         // The exporter is not up yet: the simulator's first callout fails and is retried a second later.
         stack.setStatus(101, #""RUNNING""#)
@@ -105,7 +111,8 @@ struct RecordsTests {
         #expect(
             stack.waitForMetrics { samples in
                 samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "accepted"]) == 2
-            }
+            },
+            "\(stack.simulatorStats())"
         )
         Thread.sleep(forTimeInterval: 2)
         let samples = stack.metrics()
@@ -119,10 +126,15 @@ struct RecordsTests {
         // (the 401 challenge before each, and the retry of the first).
         let stats = stack.simulatorStats()
         let accepted = samples.all("zuora_webhook_requests_total", ["result": "accepted"]).reduce(0) { $0 + $1.value }
-        let duplicates = samples.all("zuora_webhook_requests_total", ["result": "duplicate"]).reduce(0) { $0 + $1.value }
+        let duplicates = samples.all("zuora_webhook_requests_total", ["result": "duplicate"]).reduce(0) {
+            $0 + $1.value
+        }
         #expect(Double(stats["calloutsSent"] ?? -1) == accepted + duplicates, "\(stats)")
         #expect((stats["calloutAttempts"] ?? 0) > (stats["calloutsSent"] ?? 0) + 1, "\(stats)")
-        #expect(samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "unauthorized"]) ?? 0 >= 2)
+        #expect(
+            samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "unauthorized"]) ?? 0
+                >= 2
+        )
         #expect(!(stack.exporter?.log.contains(Self.password) ?? true))
     }
 
@@ -219,7 +231,10 @@ struct RecordsTests {
         )
         var samples = stack.metrics()
         for outcome in ["output", "error", "total"] {
-            let series = samples.all("zuora_meter_session_operator_records", meter(101).merging(["outcome": outcome]) { $1 })
+            let series = samples.all(
+                "zuora_meter_session_operator_records",
+                meter(101).merging(["outcome": outcome]) { $1 }
+            )
             #expect(series.count <= 21 && series.contains { $0.labels["operator_id"] == "other" }, "\(series.count)")
         }
         stack.setStatus(101, #""FAILED""#)
@@ -257,7 +272,9 @@ struct RecordsTests {
         #expect(stack.waitForMetrics { $0.value("zuora_meter_session_operator_records", operatorRead) != nil })
         let first = stack.metrics().value("zuora_meter_session_last_update_timestamp_seconds", meter(101)) ?? 0
         #expect(
-            stack.waitForMetrics { ($0.value("zuora_meter_session_last_update_timestamp_seconds", meter(101)) ?? 0) > first },
+            stack.waitForMetrics {
+                ($0.value("zuora_meter_session_last_update_timestamp_seconds", meter(101)) ?? 0) > first
+            },
             "a later snapshot updates the series"
         )
         #expect(stack.metrics().all("zuora_meter_session_operator_records", meter(102)).isEmpty, "102 is not running")
