@@ -42,7 +42,7 @@ public struct SessionSummary: Sendable, Equatable {
     public static let maxLabelBytes = 128
 
     /// Adds one group of the answer.
-    mutating func add(operatorId: String?, errorCode: String?, counts: RecordCounts) {
+    public mutating func add(operatorId: String?, errorCode: String?, counts: RecordCounts) {
         total = total + counts
         let name = Self.label(operatorId)
         operators[name] = (operators[name] ?? RecordCounts()) + counts
