@@ -40,6 +40,8 @@ final class ExporterApp: Sendable {
     let metrics: ExporterMetrics
     let hub = StatusHub()
     let poller: Poller
+    /// Asks for ended sessions' summaries (idle while `summary.enabled` is false).
+    let summaries: SummaryScheduler
     let routes: ExporterRoutes
     /// Nil without `--storage.path`.
     let persister: StatePersister?
@@ -67,7 +69,7 @@ final class ExporterApp: Sendable {
                 insecureSkipVerify: loaded.config.zuora.insecureSkipVerify
             ),
             budget: loaded.config.zuora.requestBudget.share(of: shard.total),
-            maxConcurrency: loaded.config.zuora.maxConcurrency,
+            maxConcurrency: Self.transportSlots(loaded.config),
             metrics: metrics,
             logger: logger,
             userAgent: "zuora-mediation-exporter/\(BuildInfo.version)"
@@ -85,6 +87,13 @@ final class ExporterApp: Sendable {
             calloutsHealthy: { webhook.current != nil && calloutMemory.acceptedRecently() }
         )
         self.poller = poller
+        summaries = SummaryScheduler(
+            hub: hub,
+            fetcher: client,
+            metrics: metrics,
+            logger: logger,
+            tenantPaused: { poller.isPaused }
+        )
         let applier = ConfigApplier(
             configFile: configFile,
             shard: shard,
@@ -109,7 +118,7 @@ final class ExporterApp: Sendable {
             hub: hub,
             dynamicMetrics: { metrics.registry.emitToBuffer() + ProcessMetrics.render() },
             isReady: { poller.isReady },
-            extraRoute: { path in webhook.current.flatMap { $0.path == path ? $0.receiver : nil } },
+            extraRoute: { path in webhook.current.flatMap { $0.paths.contains(path) ? $0.receiver : nil } },
             reload: { applier.reload() }
         )
         if loaded.config.zuora.insecureSkipVerify {
@@ -136,6 +145,12 @@ final class ExporterApp: Sendable {
             persister = nil
         }
         metrics.recordReload(successful: true, at: SystemWallClock().now())
+    }
+
+    /// Transfers libcurl runs at once: one more than polls may use when summaries are on, so that a hung
+    /// summary never takes a poll's place.
+    static func transportSlots(_ config: ExporterConfig) -> Int {
+        config.zuora.maxConcurrency + (config.summary.enabled ? 1 : 0)
     }
 
     static func pollSettings(_ config: ExporterConfig, shard: Shard) -> PollSettings {
@@ -197,7 +212,13 @@ final class ConfigApplier: Sendable {
 
     func apply(_ loaded: LoadedConfig) {
         let config = loaded.config
-        hub.configure(config.meters.filter { shard.owns($0.key) })
+        let owned = config.meters.filter { shard.owns($0.key) }
+        hub.configure(owned)
+        // The records' limits before anything is restored or summarised; summaries wait behind one poll
+        // of every owned meter-version in each budget window.
+        hub.configureRecords(config.summary)
+        client.setPollReserve(owned.count)
+        if config.summary.enabled { metrics.enableSummarySeries() }
         let settings = ExporterApp.pollSettings(config, shard: shard)
         poller.update(settings)
         metrics.setConfiguredIntervals(active: settings.plan.activeInterval, rest: settings.plan.restInterval)
@@ -218,7 +239,7 @@ final class ConfigApplier: Sendable {
                 forwarding: forwarding,
                 onActive: { poller.expedite($0) }
             )
-            webhook.current = (webhookConfig.path, receiver)
+            webhook.current = ([webhookConfig.path, webhookConfig.periodicPath], receiver)
         } else {
             webhook.current = nil
         }
@@ -243,7 +264,7 @@ final class ConfigApplier: Sendable {
                 settings: ZuoraAPIClient.Settings(loaded.config.zuora),
                 credentials: loaded.credentials,
                 budget: loaded.config.zuora.requestBudget.share(of: shard.total),
-                maxConcurrency: loaded.config.zuora.maxConcurrency
+                maxConcurrency: ExporterApp.transportSlots(loaded.config)
             )
             apply(loaded)
             metrics.recordReload(successful: true, at: SystemWallClock().now())
@@ -256,9 +277,10 @@ final class ConfigApplier: Sendable {
 
 /// The callout receiver in force; replaced on reload.
 final class WebhookSlot: Sendable {
-    private let slot = Mutex<(path: String, receiver: WebhookReceiver)?>(nil)
+    private let slot = Mutex<(paths: [String], receiver: WebhookReceiver)?>(nil)
 
-    var current: (path: String, receiver: WebhookReceiver)? {
+    /// The receiver and the paths it answers (status and periodic callouts).
+    var current: (paths: [String], receiver: WebhookReceiver)? {
         get { slot.withLock { $0 } }
         set { slot.withLock { $0 = newValue } }
     }

@@ -133,6 +133,7 @@ struct ExporterCommand: AsyncParsableCommand {
             )
             let plan = ExporterApp.pollSettings(config, shard: shard).plan
             for line in plan.report(meters: owned, tenantType: config.zuora.tenantType) { print(line) }
+            if config.summary.enabled { print(config.summary.costLine) }
             return
         }
         guard telemetryPath.hasPrefix("/") else { Self.fail("--web.telemetry-path must start with /") }
@@ -230,7 +231,9 @@ struct ExporterCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: services + [
-                    .init(service: PollerService(poller: app.poller)), .init(service: HTTPService(server: server)),
+                    .init(service: PollerService(poller: app.poller)),
+                    .init(service: SummaryService(summaries: app.summaries)),
+                    .init(service: HTTPService(server: server)),
                     .init(service: ReloadService(app: app)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -293,6 +296,15 @@ struct PollerService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await poller.run() }
+    }
+}
+
+/// Asks for session summaries until graceful shutdown; a summary in flight is cancelled at once.
+struct SummaryService: Service {
+    let summaries: SummaryScheduler
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await summaries.run() }
     }
 }
 

@@ -30,14 +30,15 @@ final class RequestGate: Sendable {
     }
 
     /// Returns once a request may be sent, having counted it. Throws `CancellationError` as soon as the
-    /// task is cancelled; the request is then not counted and must not be sent.
-    func acquire() async throws(CancellationError) {
+    /// task is cancelled; the request is then not counted and must not be sent. `keeping` requests of each
+    /// window stay for others (`RequestBudget.reserve(now:keeping:)`).
+    func acquire(keeping: Int = 0) async throws(CancellationError) {
         while true {
             if Task.isCancelled { throw CancellationError() }
             let now = clock.now()
             let limited = hasLimits.withLock { $0 }
             let (retryAt, remaining) = budget.withLock { budget -> (Double?, [(window: String, remaining: Int)]) in
-                let retryAt = budget.reserve(now: now)
+                let retryAt = budget.reserve(now: now, keeping: keeping)
                 return (retryAt, limited ? budget.remaining(now: now) : [])
             }
             if !remaining.isEmpty { metrics.setBudgetRemaining(remaining) }

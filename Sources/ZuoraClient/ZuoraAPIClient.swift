@@ -2,8 +2,9 @@ public import Logging
 public import MediationCore
 import Synchronization
 
-/// The exporter's view of the Zuora REST API: an OAuth token kept fresh, and `runStatus` requests.
-public final class ZuoraAPIClient: RunStatusFetching {
+/// The exporter's view of the Zuora REST API: an OAuth token kept fresh, `runStatus` requests, and
+/// session summaries (`ZuoraAPIClient+Summary`).
+public final class ZuoraAPIClient: RunStatusFetching, SummaryFetching {
     public struct Settings: Sendable, Equatable {
         public var baseURL: String
         public var entityIds: String?
@@ -25,12 +26,13 @@ public final class ZuoraAPIClient: RunStatusFetching {
         }
     }
 
-    private let settings: Mutex<Settings>
+    let settings: Mutex<Settings>
     private let transport: any HTTPTransport
     private let tokens: TokenSource
     private let gate: RequestGate
     private let metrics: ExporterMetrics
     private let clock: any MonotonicClock
+    let pollReserve = Mutex(0)
 
     static let capturedHeaders = ["zuora-request-id", "retry-after", "ratelimit-remaining", "ratelimit-reset"]
 
@@ -108,6 +110,27 @@ public final class ZuoraAPIClient: RunStatusFetching {
     }
 
     public func fetchRunStatus(_ key: MeterKey) async -> FetchResult {
+        let base = settings.withLock { $0.baseURL }
+        let url = "\(base)/meters/\(key.meterId)/\(PathEncoding.segment(key.version))/runStatus"
+        switch await send(.runStatus, method: "GET", url: url) {
+        case .failed(let failure): return failure
+        case .answered(let response): return ZuoraFaults.result(of: response)
+        }
+    }
+
+    /// Requests left in each budget window for polls when a summary asks: one poll of each of this
+    /// replica's meter-versions (`RequestBudget.reserve(now:keeping:)`). Set with the configuration.
+    public func setPollReserve(_ requests: Int) { pollReserve.withLock { $0 = max(0, requests) } }
+
+    /// One request to the API with the current token, through the gate; a 401 gets a fresh token and one
+    /// retry. Counted in the request metrics under `endpoint`; `keeping` as for `RequestGate.acquire`.
+    func send(
+        _ endpoint: APIEndpoint,
+        method: String,
+        url: String,
+        body: [UInt8]? = nil,
+        keeping: Int = 0
+    ) async -> Sent {
         var retriedAfter401 = false
         while true {
             let settings = self.settings.withLock { $0 }
@@ -116,9 +139,8 @@ public final class ZuoraAPIClient: RunStatusFetching {
             case .success(let current): token = current
             // No token, no request for any meter: a tenant fault.
             case .failure(let failure):
-                return FetchResult(.failure(failure.reason, message: failure.message), scope: .tenant)
+                return .failed(FetchResult(.failure(failure.reason, message: failure.message), scope: .tenant))
             }
-            let url = "\(settings.baseURL)/meters/\(key.meterId)/\(PathEncoding.segment(key.version))/runStatus"
             var headers = [
                 "Authorization: Bearer \(token)", "Content-Type: application/json", "Accept: application/json",
             ]
@@ -126,17 +148,17 @@ public final class ZuoraAPIClient: RunStatusFetching {
             if let org = settings.orgIds { headers.append("Zuora-Org-Ids: \(org)") }
             if let track = settings.trackId { headers.append("Zuora-Track-Id: \(track)") }
             do {
-                try await gate.acquire()
+                try await gate.acquire(keeping: keeping)
             } catch {
-                return ZuoraFaults.result(of: CurlFailure(.cancelled, "cancelled before it was sent"))
+                return .failed(ZuoraFaults.result(of: CurlFailure(.cancelled, "cancelled before it was sent")))
             }
-            let request = CurlRequest(method: "GET", url: url, headers: headers, timeout: settings.timeout)
+            let request = CurlRequest(method: method, url: url, headers: headers, body: body, timeout: settings.timeout)
             switch await transport.perform(request) {
             case .failure(let failure):
-                metrics.recordRequest(.runStatus, code: 0, seconds: failure.seconds)
-                return ZuoraFaults.result(of: failure)
+                metrics.recordRequest(endpoint, code: 0, seconds: failure.seconds)
+                return .failed(ZuoraFaults.result(of: failure))
             case .success(let response):
-                metrics.recordRequest(.runStatus, code: response.status, seconds: response.seconds)
+                metrics.recordRequest(endpoint, code: response.status, seconds: response.seconds)
                 gate.observe(response)
                 if response.status == 401, !retriedAfter401 {
                     // An expired or revoked token: get a new one and try this request once more.
@@ -144,9 +166,15 @@ public final class ZuoraAPIClient: RunStatusFetching {
                     tokens.invalidate(token)
                     continue
                 }
-                return ZuoraFaults.result(of: response)
+                return .answered(response)
             }
         }
+    }
+
+    /// What `send` got: an answer (any status), or a failure already classified.
+    enum Sent {
+        case answered(CurlResponse)
+        case failed(FetchResult)
     }
 
     private func fetchToken(_ credentials: ZuoraCredentials) async -> Result<FetchedToken, TokenFailure> {

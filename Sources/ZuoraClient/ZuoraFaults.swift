@@ -51,6 +51,28 @@ enum ZuoraFaults {
         }
     }
 
+    /// A summary answer (after any 401 retry): failures as for `runStatus`; a body that does not decode
+    /// is reported with its first 200 bytes, escaped (the body only: never a header or the token).
+    static func summary(of response: CurlResponse) -> SummaryFetchResult {
+        guard response.status == 200 else {
+            let failed = result(of: response)
+            guard case .failure(let reason, let message) = failed.result else {
+                return .failure(.decode, message: "HTTP \(response.status)", scope: failed.scope)
+            }
+            return .failure(reason, message: message, scope: failed.scope)
+        }
+        switch ZuoraResponses.summary(from: response.body) {
+        case .success(let summary):
+            return .summary(summary)
+        case .failure(let problem):
+            let scope: FaultScope = RequestGate.tenantExhausted(response) ? .tenant : .meter
+            let message =
+                "\(capped(problem.description)); body (\(response.body.count) bytes) starts: "
+                + "\(BodyPreview.of(response.body))\(requestIdSuffix(response))"
+            return .failure(.decode, message: message, scope: scope)
+        }
+    }
+
     /// A token request that got no answer: reported like a runStatus request that got none.
     static func tokenFailure(of failure: CurlFailure) -> TokenFailure {
         if failure.kind == .cancelled { return .cancelled }
@@ -128,7 +150,7 @@ enum ZuoraFaults {
         return out
     }
 
-    private static func requestIdSuffix(_ response: CurlResponse) -> String {
+    static func requestIdSuffix(_ response: CurlResponse) -> String {
         response.headers["zuora-request-id"].map { " (Zuora-Request-Id \(capped($0, limit: 100)))" } ?? ""
     }
 }

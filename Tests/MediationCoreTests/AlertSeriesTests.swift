@@ -22,9 +22,16 @@ struct AlertSeriesTests {
         let metrics = ExporterMetrics(version: "test", revision: "test")
         metrics.enableWebhookSeries()
         let exposition = ParsedExposition(text(metrics.registry.emitToBuffer()))
-        for result in WebhookResult.allCases {
-            #expect(exposition.value("zuora_webhook_requests_total", ["result": result.rawValue]) == 0)
+        for event in WebhookEvent.allCases {
+            for result in WebhookResult.allCases {
+                let labels = ["event": event.rawValue, "result": result.rawValue]
+                #expect(exposition.value("zuora_webhook_requests_total", labels) == 0, "\(labels)")
+            }
         }
+        #expect(exposition.samples("zuora_summary_failures_total").isEmpty, "summaries off: no series of theirs")
+        #expect(
+            exposition.samples("zuora_api_request_duration_seconds_count", matching: ["endpoint": "summary"]).isEmpty
+        )
     }
 
     @Test func failureCountersStartAtZeroForEveryConfiguredMeterBeforeAnyPoll() {

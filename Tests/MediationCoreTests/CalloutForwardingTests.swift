@@ -141,8 +141,11 @@ struct CalloutForwardingTests {
         #expect(sent.first?.request.header(PeerForwarding.header) != nil)
         #expect(replica.hub.state(of: key(foreign)) == nil, "not tracked by the non-owner")
         #expect(replica.count(#"zuora_webhook_forwarded_total{result="ok"}"#) == 1)
-        #expect(replica.count(#"zuora_webhook_requests_total{result="other_shard"}"#) == 0)
-        #expect(replica.count(#"zuora_webhook_requests_total{result="accepted"}"#) == 0, "counted by the owner only")
+        #expect(replica.count(#"zuora_webhook_requests_total{event="status_change",result="other_shard"}"#) == 0)
+        #expect(
+            replica.count(#"zuora_webhook_requests_total{event="status_change",result="accepted"}"#) == 0,
+            "counted by the owner only"
+        )
 
         let own = Self.meter(ownedBy: 0)
         #expect(text(replica.receiver.respond(to: Self.callout(own, id: "n-43")).body).contains("accepted"))
@@ -187,7 +190,7 @@ struct CalloutForwardingTests {
         let answer = replica.receiver.respond(to: Self.forwarded(Self.meter(ownedBy: 1)))
         #expect(answer.status == 421 && text(answer.body).hasPrefix(#"{"error":"#), "\(text(answer.body))")
         #expect(forwarder.sent.withLock { $0.isEmpty }, "never forwarded twice")
-        #expect(replica.count(#"zuora_webhook_requests_total{result="misdirected"}"#) == 1)
+        #expect(replica.count(#"zuora_webhook_requests_total{event="status_change",result="misdirected"}"#) == 1)
     }
 
     @Test func theOwnerAcceptsAForwardWithTheReplicaSignatureInsteadOfZuorasCredentials() {
@@ -196,7 +199,7 @@ struct CalloutForwardingTests {
         let answer = owner.receiver.respond(to: Self.forwarded(meter))
         #expect(answer.status == 200 && text(answer.body).contains("accepted"))
         #expect(owner.hub.state(of: key(meter))?.status == RunStatus(code: 5))
-        #expect(owner.count(#"zuora_webhook_requests_total{result="accepted"}"#) == 1)
+        #expect(owner.count(#"zuora_webhook_requests_total{event="status_change",result="accepted"}"#) == 1)
         let retry = owner.receiver.respond(to: Self.forwarded(meter))
         #expect(text(retry.body).contains("duplicate"), "Zuora's retry, forwarded again, is recognised")
     }
@@ -214,7 +217,7 @@ struct CalloutForwardingTests {
         var tampered = Self.forwarded(meter)
         tampered.body = Array(#"{"meterId": \#(meter), "sessionId": "s1", "status": "FAILED"}"#.utf8)
         #expect(owner.receiver.respond(to: tampered).status == 401)
-        #expect(owner.count(#"zuora_webhook_requests_total{result="unauthorized"}"#) == 4)
+        #expect(owner.count(#"zuora_webhook_requests_total{event="status_change",result="unauthorized"}"#) == 4)
         #expect(owner.hub.state(of: key(meter)) == nil, "nothing applied")
         // A replica without forwarding has no secret to check a forward against.
         let plain = Self.replica(1, forwarder: nil)
@@ -236,7 +239,7 @@ struct CalloutForwardingTests {
         #expect(answer.status == 200 && text(answer.body).contains("accepted"), "\(text(answer.body))")
         #expect(replicas[1].hub.state(of: key(foreign))?.status == RunStatus(code: 5), "tracked by its owner")
         #expect(replicas[0].hub.state(of: key(foreign)) == nil)
-        #expect(replicas[1].count(#"zuora_webhook_requests_total{result="accepted"}"#) == 1)
+        #expect(replicas[1].count(#"zuora_webhook_requests_total{event="status_change",result="accepted"}"#) == 1)
 
         // Verified at the owner too: a forward whose HMAC header was lost is refused there.
         let owner = replicas[1]
@@ -253,7 +256,7 @@ struct CalloutForwardingTests {
         let answer = replicas[0].receiver.respond(to: Self.callout(Self.meter(ownedBy: 1)))
         #expect(answer.status == 503)
         #expect(replicas[0].count(#"zuora_webhook_forwarded_total{result="refused"}"#) == 1)
-        #expect(replicas[1].count(#"zuora_webhook_requests_total{result="unauthorized"}"#) == 1)
+        #expect(replicas[1].count(#"zuora_webhook_requests_total{event="status_change",result="unauthorized"}"#) == 1)
     }
 
     @Test func forwardedSeriesStartAtZeroOnlyWhenForwardingIsOn() {

@@ -98,7 +98,7 @@ public enum CalloutBody {
     }
 
     /// A JSON string or number (or null), as text.
-    private struct Scalar: Decodable {
+    struct Scalar: Decodable {
         let text: String?
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()

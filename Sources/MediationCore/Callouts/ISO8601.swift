@@ -7,6 +7,16 @@ import Glibc
 /// ISO 8601 date-times as callouts carry them: `2026-02-20T17:49:11Z`, with optional fraction and
 /// `Z` or `±hh:mm` offset; a space may stand for `T`; no offset means UTC.
 public enum ISO8601 {
+    /// `2026-11-29T10:00:00Z`: UTC, whole seconds (the fraction is dropped).
+    public static func format(_ seconds: Double) -> String {
+        var time = time_t(seconds.isFinite ? max(0, min(seconds, 253_402_300_799)) : 0)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+
     public static func seconds(_ text: String) -> Double? {
         let scalars = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {

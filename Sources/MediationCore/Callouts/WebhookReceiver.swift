@@ -38,9 +38,12 @@ public final class CalloutMemory: Sendable {
     }
 }
 
-/// `POST /webhooks/meter-session-status`: applies a callout to the tracker in memory before answering
-/// (Zuora waits at most 25 s and retries on errors), so nothing slow happens on this path. Method,
-/// Basic credentials, body size and notification id are judged from the head, before the body is read.
+/// `POST /webhooks/meter-session-status` (status changes) and `POST /webhooks/meter-session-periodic-status`
+/// (periodic snapshots): applies a callout to the tracker in memory before answering (Zuora waits at most
+/// 25 s and retries on errors), so nothing slow happens on this path. Method, Basic credentials, body size
+/// and notification id are judged from the head, before the body is read. Both paths share everything:
+/// authentication, limits, shard ownership and forwarding, and one de-duplication window of
+/// `Zuora-Notification-Id`s (Zuora's ids are unique per notification, whichever the event).
 public final class WebhookReceiver: HTTPHandler {
     private let config: WebhookConfig
     private let secrets: WebhookSecrets
@@ -80,6 +83,11 @@ public final class WebhookReceiver: HTTPHandler {
         if forwarding != nil { metrics.enableForwardSeries() }
     }
 
+    /// Which callout a request is, by its path.
+    private func event(of request: HTTPRequest) -> WebhookEvent {
+        request.path == config.periodicPath ? .periodicStatus : .statusChange
+    }
+
     public func admit(_ head: HTTPRequest) -> Admission {
         if let refusal = refusal(head) { return .refuse(refusal) }
         // Digits beyond UInt64 are a body over the limit too.
@@ -87,7 +95,7 @@ public final class WebhookReceiver: HTTPHandler {
             length.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
             UInt64(length).map({ $0 > config.maxBodyBytes }) ?? true
         {
-            metrics.recordWebhook(.invalid)
+            metrics.recordWebhook(.invalid, event: event(of: head))
             return .refuse(Self.error(413, "body over \(config.maxBodyBytes) bytes"))
         }
         return .proceed(maxBodyBytes: config.maxBodyBytes)
@@ -95,8 +103,9 @@ public final class WebhookReceiver: HTTPHandler {
 
     /// What can be refused from the head alone: method, Basic credentials, the notification id's length.
     private func refusal(_ request: HTTPRequest) -> HTTPResponse? {
+        let kind = event(of: request)
         guard request.method == "POST" else {
-            metrics.recordWebhook(.invalid)
+            metrics.recordWebhook(.invalid, event: kind)
             var response = Self.error(405, "use POST")
             response.headers.append(("Allow", "POST"))
             return response
@@ -104,15 +113,15 @@ public final class WebhookReceiver: HTTPHandler {
         // A forward from another replica is authenticated by its signature, checked with the body in `handle`.
         if request.header(PeerForwarding.header) != nil {
             guard forwarding != nil else {
-                metrics.recordWebhook(.unauthorized)
+                metrics.recordWebhook(.unauthorized, event: kind)
                 return Self.error(401, "forwarded callouts are not accepted: no --shard.peer-secret-file")
             }
         } else if let refusal = authenticateBasic(request) {
-            metrics.recordWebhook(.unauthorized)
+            metrics.recordWebhook(.unauthorized, event: kind)
             return refusal
         }
         if let id = request.header("Zuora-Notification-Id"), id.utf8.count > CalloutBody.Limits.notificationId {
-            metrics.recordWebhook(.invalid)
+            metrics.recordWebhook(.invalid, event: kind)
             return Self.error(400, "Zuora-Notification-Id is longer than \(CalloutBody.Limits.notificationId) bytes")
         }
         return nil
@@ -121,81 +130,110 @@ public final class WebhookReceiver: HTTPHandler {
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         // Checked again: `handle` must be safe to call without `admit` (the checks are cheap).
         if let refusal = refusal(request) { return refusal }
+        let kind = event(of: request)
         let forwarded = request.header(PeerForwarding.header) != nil
         if forwarded, forwarding?.verifies(request) != true {
-            metrics.recordWebhook(.unauthorized)
+            metrics.recordWebhook(.unauthorized, event: kind)
             return Self.error(401, "wrong \(PeerForwarding.header): check --shard.peer-secret-file on every replica")
         }
         if let refusal = authenticateSignature(request) {
-            metrics.recordWebhook(.unauthorized)
+            metrics.recordWebhook(.unauthorized, event: kind)
             return refusal
         }
         guard request.body.count <= config.maxBodyBytes else {
-            metrics.recordWebhook(.invalid)
+            metrics.recordWebhook(.invalid, event: kind)
             return Self.error(413, "body over \(config.maxBodyBytes) bytes")
         }
         let notificationId = request.header("Zuora-Notification-Id").flatMap { $0.isEmpty ? nil : $0 }
         if let notificationId, memory.contains(notificationId) {
-            metrics.recordWebhook(.duplicate)
+            metrics.recordWebhook(.duplicate, event: kind)
             return .json(200, #"{"result":"duplicate"}"#)
         }
-        let event: StatusEvent
-        switch CalloutBody.parse(request.body) {
+        let parsed: Result<Callout, CalloutProblem> =
+            kind == .periodicStatus
+            ? PeriodicBody.parse(request.body).map(Callout.periodic)
+            : CalloutBody.parse(request.body).map(Callout.status)
+        let callout: Callout
+        switch parsed {
         case .failure(let problem):
-            metrics.recordWebhook(.invalid)
-            logger.info("refused a malformed callout", metadata: ["error": "\(problem)"])
+            metrics.recordWebhook(.invalid, event: kind)
+            logger.info("refused a malformed callout", metadata: ["error": "\(problem)", "event": "\(kind.rawValue)"])
             return Self.error(400, problem.description)
-        case .success(let parsed):
-            event = parsed
+        case .success(let value):
+            callout = value
         }
-        guard owns(event.key) else {
+        guard owns(callout.key) else {
             if forwarded {
                 // Never forwarded twice: replicas that disagree on the shards could bounce it forever.
-                metrics.recordWebhook(.misdirected)
+                metrics.recordWebhook(.misdirected, event: kind)
                 let message =
-                    "forwarded to a replica that does not own meter \(event.key.meterId) version "
-                    + "\(event.key.version); do all replicas have the same --total-shards?"
+                    "forwarded to a replica that does not own meter \(callout.key.meterId) version "
+                    + "\(callout.key.version); do all replicas have the same --total-shards?"
                 return Self.error(421, message)
             }
-            if let forwarding { return forward(request, event: event, forwarding) }
+            if let forwarding { return forward(request, key: callout.key, forwarding) }
             // Tracking it here too would give the meter a second set of series; its owner polls it.
             // 200: a retry would come to the same answer.
-            metrics.recordWebhook(.otherShard)
+            metrics.recordWebhook(.otherShard, event: kind)
             logger.debug(
                 "ignored a callout for a meter another shard owns",
-                metadata: ["meter_id": "\(event.key.meterId)", "version": "\(event.key.version)"]
+                metadata: ["meter_id": "\(callout.key.meterId)", "version": "\(callout.key.version)"]
             )
             return .json(200, #"{"result":"other_shard"}"#)
         }
-        let (changes, outcome) = hub.record(event, maxDynamicMeters: config.maxDynamicMeters)
+        let outcome: EventOutcome
+        let active: Bool
+        switch callout {
+        case .status(let event):
+            let (changes, result) = hub.record(event, maxDynamicMeters: config.maxDynamicMeters)
+            for session in changes.endedSessions { metrics.observeSession(session) }
+            changes.logTransitions(to: logger, source: "callout")
+            outcome = result
+            active = !event.status.isAtRest
+        case .periodic(let event):
+            (_, outcome) = hub.record(event, maxDynamicMeters: config.maxDynamicMeters)
+            // A session runs: when the tracker has not seen it start, polling confirms it soon.
+            active = hub.state(of: event.key)?.status?.isAtRest != false
+        }
         // Remembered only once handled, so that a retry of a refused callout is processed.
         if let notificationId { memory.seen.withLock { $0.insert(notificationId) } }
-        for session in changes.endedSessions { metrics.observeSession(session) }
-        changes.logTransitions(to: logger, source: "callout")
         switch outcome {
         case .accepted:
-            metrics.recordWebhook(.accepted)
+            metrics.recordWebhook(.accepted, event: kind)
             memory.lastAccepted.withLock { $0 = memory.clock.now() }
-            if !event.status.isAtRest { onActive(event.key) }
+            if active { onActive(callout.key) }
             return .json(200, #"{"result":"accepted"}"#)
         case .stale:
-            metrics.recordWebhook(.duplicate)
+            metrics.recordWebhook(.duplicate, event: kind)
             return .json(200, #"{"result":"duplicate"}"#)
         case .dropped:
             // 200 all the same: a retry would be dropped again.
-            metrics.recordWebhook(.dropped)
+            metrics.recordWebhook(.dropped, event: kind)
             logger.warning(
                 "dropped a callout for an unconfigured meter: the dynamic meter limit is reached",
-                metadata: ["meter_id": "\(event.key.meterId)", "limit": "\(config.maxDynamicMeters)"]
+                metadata: ["meter_id": "\(callout.key.meterId)", "limit": "\(config.maxDynamicMeters)"]
             )
             return .json(200, #"{"result":"dropped"}"#)
         }
     }
 
+    /// A parsed callout of either event.
+    private enum Callout {
+        case status(StatusEvent)
+        case periodic(PeriodicEvent)
+
+        var key: MeterKey {
+            switch self {
+            case .status(let event): event.key
+            case .periodic(let event): event.key
+            }
+        }
+    }
+
     /// Hands the callout to its owner and relays the answer. Zuora's Basic credentials are not needed
     /// there (the replica signature stands in for them); its HMAC signature is, so that header goes along.
-    private func forward(_ request: HTTPRequest, event: StatusEvent, _ forwarding: PeerForwarding) -> HTTPResponse {
-        let shard = forwarding.owner(event.key)
+    private func forward(_ request: HTTPRequest, key: MeterKey, _ forwarding: PeerForwarding) -> HTTPResponse {
+        let shard = forwarding.owner(key)
         var headers: [String: String] = [:]
         // Authorization too: a web-config basic_auth gate at the owner wants it as it did here.
         var names = ["Content-Type", "Zuora-Notification-Id", "Authorization"]
@@ -208,7 +246,7 @@ public final class WebhookReceiver: HTTPHandler {
         )
         let outgoing = HTTPRequest(method: "POST", path: request.path, headers: headers, body: request.body)
         let meta: Logger.Metadata = [
-            "meter_id": "\(event.key.meterId)", "version": "\(event.key.version)", "shard": "\(shard)",
+            "meter_id": "\(key.meterId)", "version": "\(key.version)", "shard": "\(shard)",
         ]
         switch forwarding.forwarder.forward(outgoing, toShard: shard) {
         case .answered(let status, _, _) where status == 421 || status == 401:

@@ -29,6 +29,8 @@ public struct ExporterConfig: Sendable, Equatable {
     public var meters: [MeterSpec]
     /// The callout receiver; nil when the section is absent (polling only).
     public var webhook: WebhookConfig?
+    /// Record counts from the summary API; off unless `summary.enabled`.
+    public var summary = SummaryConfig()
 
     public static let defaultVersion = "0.0.1"
 
@@ -49,6 +51,7 @@ public struct ExporterConfig: Sendable, Equatable {
         }
         let top = try ConfigNode(node: root, path: "").mapping(allowed: [
             "zuora", "poll_interval", "idle_poll_interval", "webhook_idle_poll_interval", "meters", "webhook",
+            "summary",
         ])
         guard let zuoraNode = top["zuora"] else {
             throw ConfigError(path: "zuora", line: nil, message: "missing; add a zuora: section with base_url")
@@ -64,6 +67,7 @@ public struct ExporterConfig: Sendable, Equatable {
         }
         config.meters = try parseMeters(metersNode)
         if let webhook = top["webhook"] { config.webhook = try WebhookConfig.parse(webhook) }
+        if let summary = top["summary"] { config.summary = try SummaryConfig.parse(summary) }
         return config
     }
 

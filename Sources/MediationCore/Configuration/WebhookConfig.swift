@@ -24,6 +24,9 @@ public struct WebhookConfig: Sendable, Equatable {
     }
 
     public var path = "/webhooks/meter-session-status"
+    /// Where "Meter Session Periodic Status Update" callouts arrive: same authentication, de-duplication
+    /// and limits as `path`.
+    public var periodicPath = "/webhooks/meter-session-periodic-status"
     public var basicAuth: BasicAuth?
     public var hmac: HMAC?
     /// Accepting unauthenticated callouts must be asked for explicitly.
@@ -40,13 +43,25 @@ public struct WebhookConfig: Sendable, Equatable {
 
     static func parse(_ node: ConfigNode) throws(ConfigError) -> WebhookConfig {
         let entries = try node.mapping(allowed: [
-            "path", "basic_auth", "hmac", "insecure", "max_dynamic_meters", "max_body_bytes", "dedup_window",
+            "path", "periodic_path", "basic_auth", "hmac", "insecure", "max_dynamic_meters", "max_body_bytes",
+            "dedup_window",
             "dynamic_meter_ttl",
         ])
         var config = WebhookConfig()
         if let path = entries["path"] {
             config.path = try path.string()
             guard config.path.hasPrefix("/") else { throw path.error("must start with /") }
+        }
+        if let periodic = entries["periodic_path"] {
+            config.periodicPath = try periodic.string()
+            guard config.periodicPath.hasPrefix("/") else {
+                throw periodic.error("must start with /, e.g. /webhooks/meter-session-periodic-status")
+            }
+        }
+        if config.periodicPath == config.path {
+            throw (entries["periodic_path"] ?? entries["path"] ?? node).error(
+                "path and periodic_path are both \(config.path); the two callouts need paths of their own"
+            )
         }
         if let basic = entries["basic_auth"] {
             let fields = try basic.mapping(allowed: ["username", "password_file"])

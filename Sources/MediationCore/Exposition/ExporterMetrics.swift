@@ -35,7 +35,8 @@ public final class ExporterMetrics: Sendable {
                 "Expiry of the current Zuora OAuth access token, in seconds since the epoch; 0 before the first."
             )
         )
-        for endpoint in APIEndpoint.allCases {
+        // Summary requests' series appear only once summaries are on (`enableSummarySeries`).
+        for endpoint in APIEndpoint.allCases where endpoint != .summary {
             _ = requestDuration(endpoint)
         }
     }
@@ -150,14 +151,36 @@ public final class ExporterMetrics: Sendable {
     }
 
     /// Counts one callout request by what became of it.
-    public func recordWebhook(_ result: WebhookResult) {
-        webhookCounter(result).increment()
+    public func recordWebhook(_ result: WebhookResult, event: WebhookEvent = .statusChange) {
+        webhookCounter(result, event).increment()
     }
 
-    /// Shows every result at 0 from the start, so that rates work from the first callout.
+    /// Shows every result of both callouts at 0 from the start, so that rates work from the first callout.
     public func enableWebhookSeries() {
-        for result in WebhookResult.allCases { _ = webhookCounter(result) }
+        for event in WebhookEvent.allCases {
+            for result in WebhookResult.allCases { _ = webhookCounter(result, event) }
+        }
         _ = sessionDuration(runType: "NORMAL", status: "COMPLETED")
+    }
+
+    /// Shows the summary series once summaries are on: the request latency and every give-up reason at 0.
+    public func enableSummarySeries() {
+        _ = requestDuration(.summary)
+        for reason in PollErrorReason.allCases { _ = summaryFailures(reason) }
+    }
+
+    /// Counts a session summary given up after its last attempt failed for `reason`.
+    public func recordSummaryFailure(_ reason: PollErrorReason) { summaryFailures(reason).increment() }
+
+    private func summaryFailures(_ reason: PollErrorReason) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.describe(
+                "zuora_summary_failures_total",
+                "Session summaries (Zuora's summary API) given up after summary.max_attempts, by the reason of "
+                    + "the last attempt (as zuora_meter_poll_errors_total); 400 and 404 are given up at once."
+            ),
+            labels: [("reason", reason.rawValue)]
+        )
     }
 
     public func observeSession(_ session: EndedSession) {
@@ -182,14 +205,15 @@ public final class ExporterMetrics: Sendable {
         )
     }
 
-    private func webhookCounter(_ result: WebhookResult) -> Counter {
+    private func webhookCounter(_ result: WebhookResult, _ event: WebhookEvent) -> Counter {
         registry.makeCounter(
             descriptor: Self.describe(
                 "zuora_webhook_requests_total",
-                "Meter Session Status Change callouts received, by result "
+                "Callouts received, by event (status_change: Meter Session Status Change, periodic_status: Meter "
+                    + "Session Periodic Status Update) and result "
                     + "(accepted, duplicate, unauthorized, invalid, dropped, other_shard, misdirected)."
             ),
-            labels: [("result", result.rawValue)]
+            labels: [("event", event.rawValue), ("result", result.rawValue)]
         )
     }
 
@@ -222,6 +246,12 @@ public enum WebhookResult: String, CaseIterable, Sendable {
     case misdirected
 }
 
+/// The `event` label of `zuora_webhook_requests_total`: which callout, by the path it arrived at.
+public enum WebhookEvent: String, CaseIterable, Sendable {
+    case statusChange = "status_change"
+    case periodicStatus = "periodic_status"
+}
+
 /// The `result` label of `zuora_webhook_forwarded_total`.
 public enum ForwardResult: String, CaseIterable, Sendable {
     /// The owner answered; its answer was relayed.
@@ -236,4 +266,5 @@ public enum ForwardResult: String, CaseIterable, Sendable {
 public enum APIEndpoint: String, CaseIterable, Sendable {
     case token
     case runStatus = "run_status"
+    case summary
 }

@@ -29,7 +29,10 @@ extension MeterFamily {
     }
 
     /// In exposition order. A meter-version with no value for a family renders nothing in it.
-    public static let all: [MeterFamily] = [
+    public static let all: [MeterFamily] = status + records
+
+    /// The families of run status and polling.
+    static let status: [MeterFamily] = [
         MeterFamily(
             name: "zuora_meter_info",
             type: "gauge",

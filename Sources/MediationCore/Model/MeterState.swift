@@ -34,6 +34,8 @@ public struct MeterState: Sendable, Equatable {
     /// Status changes recently applied from callouts (or inferred from them), by session, so that a
     /// retried or reordered callout is recognised and not counted twice. Bounded.
     var recentEdges: [SessionEdge] = []
+    /// Record counts from summaries and periodic snapshots, and what asking for summaries needs.
+    public var records = MeterRecords()
 
     public init(configuredName: String?, isConfigured: Bool) {
         self.configuredName = configuredName

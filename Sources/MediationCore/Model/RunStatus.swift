@@ -30,6 +30,11 @@ public struct RunStatus: Hashable, Sendable, CustomStringConvertible {
             .contains(name)
     }
 
+    /// A session ended in this status: entering it asks for the session's summary.
+    public var isEnded: Bool {
+        ["COMPLETED", "FAILED", "CANCELED", "TESTING_PASSED", "TESTING_FAILED"].contains(name)
+    }
+
     /// The status with this documented name (as callouts carry it), or nil for a name nobody documented.
     public init?(name: String) {
         guard let index = Self.knownNames.firstIndex(of: name) else { return nil }

@@ -45,6 +45,8 @@ public struct TrackerSnapshot: Codable, Sendable, Equatable {
         public var recentEdges: [Edge]
         /// How long before `savedAt` the last callout about this meter-version was accepted.
         public var lastCalloutSecondsAgo: Double?
+        /// Record counts and what asking for summaries needs; absent in files of earlier exporters.
+        public var records: MeterRecords?
     }
 
     public struct TransitionCount: Codable, Sendable, Equatable {

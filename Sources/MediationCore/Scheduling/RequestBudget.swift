@@ -41,10 +41,15 @@ public struct RequestBudget: Sendable {
     }
 
     /// Counts a request now if every window has room; otherwise returns when to try again.
-    public mutating func reserve(now: Double) -> Double? {
+    ///
+    /// `keeping` is for requests that come after polls (summaries): each window then counts as full
+    /// `keeping` requests early, at most half its cap, so that what is left stays for the polls.
+    public mutating func reserve(now: Double, keeping: Int = 0) -> Double? {
         if now < pausedUntil { return pausedUntil }
         for index in windows.indices { windows[index].roll(to: now) }
-        if let full = windows.first(where: { $0.used >= $0.limit }) { return full.nextRelease() }
+        if let full = windows.first(where: { $0.used >= $0.limit - min(max(0, keeping), $0.limit / 2) }) {
+            return full.nextRelease()
+        }
         for index in windows.indices { windows[index].slots[windows[index].slotIndex] += 1 }
         return nil
     }

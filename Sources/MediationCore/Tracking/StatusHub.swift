@@ -9,8 +9,10 @@ public final class StatusHub: Sendable {
     /// when the set does: the poller re-syncs its schedule only then.
     private let configured = Mutex<(generation: Int, keys: [MeterKey])>((0, []))
     public let store: MetricStore
-    private let clock: any MonotonicClock
-    private let wallClock: any WallClock
+    let clock: any MonotonicClock
+    let wallClock: any WallClock
+    /// Signalled when a run ended or a pending summary learned its session: wakes the summary scheduler.
+    public let summaryWakeup = Wakeup()
     /// Counts applied changes, so that `--storage.path` writes only when something changed.
     private let changeCount = Atomic<Int>(0)
 
@@ -40,6 +42,7 @@ public final class StatusHub: Sendable {
             if !changes.updated.isEmpty || !changes.removed.isEmpty {
                 changeCount.add(1, ordering: .relaxed)
             }
+            if !changes.endedRuns.isEmpty || !changes.sessionsIdentified.isEmpty { summaryWakeup.signal() }
             for key in changes.removed { store.remove(key) }
             for updated in changes.updated {
                 guard let meter = tracker.meters[updated] else { continue }

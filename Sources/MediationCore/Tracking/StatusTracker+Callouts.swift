@@ -39,7 +39,15 @@ extension StatusTracker {
         if let current = state.status {
             if current != event.status {
                 if let previous = event.previousStatus, previous != current {
-                    Self.count(from: current, to: previous, key: event.key, at: time, in: &state, changes: &changes)
+                    Self.count(
+                        from: current,
+                        to: previous,
+                        key: event.key,
+                        at: time,
+                        in: &state,
+                        changes: &changes,
+                        session: event.sessionId
+                    )
                     remember(SessionEdge(sessionId: event.sessionId, from: current.name, to: previous.name), in: &state)
                 }
                 Self.count(
@@ -48,16 +56,31 @@ extension StatusTracker {
                     key: event.key,
                     at: time,
                     in: &state,
-                    changes: &changes
+                    changes: &changes,
+                    session: event.sessionId
                 )
+            } else {
+                identifySession(event, in: &state, changes: &changes)
             }
         } else if let previous = event.previousStatus, previous != event.status {
             // Never observed before: the callout itself reports the change it announces.
             state.status = previous
-            Self.count(from: previous, to: event.status, key: event.key, at: time, in: &state, changes: &changes)
+            Self.count(
+                from: previous,
+                to: event.status,
+                key: event.key,
+                at: time,
+                in: &state,
+                changes: &changes,
+                session: event.sessionId
+            )
         } else {
             state.status = event.status
             state.statusSince = time
+            if !event.status.isAtRest {
+                state.records.runStartedAt = time
+                state.records.currentSessionId = event.sessionId
+            }
         }
         remember(edge, in: &state)
         if let duration = event.sessionDuration {
@@ -68,6 +91,7 @@ extension StatusTracker {
         }
         changes.updated.insert(event.key)
         meters[event.key] = state
+        queueSummaries(changes)
         return (changes, .accepted)
     }
 

@@ -34,7 +34,8 @@ extension StatusTracker {
                 recentEdges: state.recentEdges.map {
                     TrackerSnapshot.Edge(sessionId: $0.sessionId, from: $0.from, to: $0.to)
                 },
-                lastCalloutSecondsAgo: state.lastCalloutAt.map { max(0, monotonicNow - $0) }
+                lastCalloutSecondsAgo: state.lastCalloutAt.map { max(0, monotonicNow - $0) },
+                records: state.records == MeterRecords() ? nil : state.records
             )
         }
     }
@@ -70,6 +71,7 @@ extension StatusTracker {
                 continue
             }
             Self.apply(entry, to: &state, monotonicNow: monotonicNow)
+            state.records = entry.records.map { $0.restored(within: recordSettings) } ?? MeterRecords()
             meters[key] = state
             summary.restored += 1
             summary.changes.updated.insert(key)

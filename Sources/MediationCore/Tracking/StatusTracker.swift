@@ -2,6 +2,10 @@
 /// `TrackerChanges` come out; no clock, no I/O, no locks (its owner serialises access).
 public struct StatusTracker: Sendable {
     public internal(set) var meters: [MeterKey: MeterState] = [:]
+    /// Ended runs waiting for their summary (when `recordSettings.enabled`).
+    public internal(set) var summaries = SummaryQueue()
+    /// The `summary:` section in force: whether ended runs are queued, and the bounds on record labels.
+    public internal(set) var recordSettings = SummaryConfig()
 
     public init() {}
 
@@ -14,6 +18,7 @@ public struct StatusTracker: Sendable {
         let wanted = Dictionary(specs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for (key, state) in meters where state.isConfigured && wanted[key] == nil {
             meters[key] = nil
+            summaries.remove(key)
             changes.removed.insert(key)
         }
         for (key, spec) in wanted {
@@ -35,6 +40,7 @@ public struct StatusTracker: Sendable {
         var changes = TrackerChanges()
         for (key, state) in meters where !state.isConfigured && (state.lastCalloutAt ?? -.infinity) < cutoff {
             meters[key] = nil
+            summaries.remove(key)
             changes.removed.insert(key)
         }
         return changes
@@ -46,6 +52,9 @@ public struct StatusTracker: Sendable {
         var changes = TrackerChanges()
         changes.updated.insert(poll.key)
         state.lastPollAt = poll.at
+        // The last time the status before this poll was seen: where a run that started and ended between
+        // two polls began at the earliest.
+        let seenBefore = state.lastPollSuccessAt
         let succeeded: Bool
         if case .status = poll.result { succeeded = true } else { succeeded = false }
         if state.lastPollSucceeded != succeeded, state.lastPollSucceeded != nil || !succeeded {
@@ -58,12 +67,21 @@ public struct StatusTracker: Sendable {
             state.lastError = nil
             if let previous = state.status {
                 if previous != status {
-                    Self.count(from: previous, to: status, key: poll.key, at: poll.at, in: &state, changes: &changes)
+                    Self.count(
+                        from: previous,
+                        to: status,
+                        key: poll.key,
+                        at: poll.at,
+                        in: &state,
+                        changes: &changes,
+                        seenBefore: seenBefore
+                    )
                 }
             } else {
                 // The first observation sets the status; what came before it was not seen.
                 state.status = status
                 state.statusSince = poll.at
+                if !status.isAtRest { state.records.runStartedAt = poll.at }
             }
         case .failure(let reason, let message):
             state.lastPollSucceeded = false
@@ -72,6 +90,7 @@ public struct StatusTracker: Sendable {
             state.lastError = Excerpt.of("\(reason.rawValue): \(message)", limit: 300)
         }
         meters[poll.key] = state
+        queueSummaries(changes)
         return changes
     }
 
@@ -82,8 +101,20 @@ public struct StatusTracker: Sendable {
         key: MeterKey,
         at time: Double,
         in state: inout MeterState,
-        changes: inout TrackerChanges
+        changes: inout TrackerChanges,
+        session: String? = nil,
+        seenBefore: Double? = nil
     ) {
+        followRun(
+            from: previous,
+            to: status,
+            key: key,
+            at: time,
+            in: &state,
+            changes: &changes,
+            session: session,
+            seenBefore: seenBefore
+        )
         let transition = Transition(from: previous.name, to: status.name)
         state.transitions[transition, default: 0] += 1
         if status.isFailure { state.failures += 1 }

@@ -10,6 +10,10 @@ public struct TrackerChanges: Sendable, Equatable {
     public var pollHealth: [(key: MeterKey, succeeded: Bool)] = []
     /// Sessions a callout reported as ended, for the fleet-wide duration histogram.
     public var endedSessions: [EndedSession] = []
+    /// Meter-versions observed entering an ended state, by poll or callout: each asks for its summary.
+    public var endedRuns: [EndedRun] = []
+    /// A callout named the session of an end a poll had counted: the pending summary asks for it by id.
+    public var sessionsIdentified: [(key: MeterKey, sessionId: String)] = []
 
     public init() {}
 
@@ -21,7 +25,9 @@ public struct TrackerChanges: Sendable, Equatable {
             && lhs.transitions.map(\.transition) == rhs.transitions.map(\.transition)
             && lhs.pollHealth.map(\.key) == rhs.pollHealth.map(\.key)
             && lhs.pollHealth.map(\.succeeded) == rhs.pollHealth.map(\.succeeded)
-            && lhs.endedSessions == rhs.endedSessions
+            && lhs.endedSessions == rhs.endedSessions && lhs.endedRuns == rhs.endedRuns
+            && lhs.sessionsIdentified.map(\.key) == rhs.sessionsIdentified.map(\.key)
+            && lhs.sessionsIdentified.map(\.sessionId) == rhs.sessionsIdentified.map(\.sessionId)
     }
 
     mutating func merge(_ other: TrackerChanges) {
@@ -30,5 +36,7 @@ public struct TrackerChanges: Sendable, Equatable {
         transitions += other.transitions
         pollHealth += other.pollHealth
         endedSessions += other.endedSessions
+        endedRuns += other.endedRuns
+        sessionsIdentified += other.sessionsIdentified
     }
 }

@@ -1,0 +1,56 @@
+/// The hub's side of record counts: periodic snapshots in, summaries out to the scheduler and back.
+extension StatusHub {
+    /// Applies a periodic snapshot; returns what became of it and what it changed.
+    public func record(_ event: PeriodicEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
+        var outcome = EventOutcome.accepted
+        let changes = apply { tracker in
+            let (changes, result) = tracker.record(
+                event,
+                at: wallClock.now(),
+                heardAt: clock.now(),
+                maxDynamicMeters: maxDynamicMeters
+            )
+            outcome = result
+            return changes
+        }
+        return (changes, outcome)
+    }
+
+    /// Takes the `summary:` section (start-up and reload).
+    @discardableResult
+    public func configureRecords(_ settings: SummaryConfig) -> TrackerChanges {
+        apply { $0.configureRecords(settings) }
+    }
+
+    /// The next summary to ask for (marked in flight), or how long to wait.
+    public func nextSummary() -> SummaryQueue.Next {
+        let now = clock.now()
+        var next = SummaryQueue.Next.idle
+        apply { tracker in
+            next = tracker.nextSummary(now: now)
+            return TrackerChanges()
+        }
+        return next
+    }
+
+    /// Reports the attempt at `entry`'s summary; a summary received is rendered at once.
+    @discardableResult
+    public func finishSummary(_ entry: SummaryQueue.Entry, _ result: SummaryFetchResult) -> SummaryQueue.Finish? {
+        let (now, takenAt) = (clock.now(), wallClock.now())
+        var finish: SummaryQueue.Finish?
+        apply { tracker in
+            let (changes, outcome) = tracker.finishSummary(entry, result, now: now, takenAt: takenAt)
+            finish = outcome
+            return changes
+        }
+        return finish
+    }
+
+    /// The attempt in flight was cancelled (shutdown); the run stays queued.
+    public func abandonSummary(_ id: UInt64) {
+        apply { tracker in
+            tracker.abandonSummary(id)
+            return TrackerChanges()
+        }
+    }
+}
