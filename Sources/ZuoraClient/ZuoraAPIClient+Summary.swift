@@ -7,11 +7,23 @@ import Synchronization
 /// classification and request metrics as `runStatus`; it waits in the gate while the budget has no room
 /// beyond one poll of every meter-version (polls come first).
 extension ZuoraAPIClient {
+    /// A summary grouped by operator and error code grows with the tenant's operators: 10,000 operators
+    /// answer about 2.8 MB. Larger than a run status's cap, still bounded.
+    static let summaryMaxBodyBytes = 16 << 20
+
     public func fetchSummary(_ run: EndedRun) async -> SummaryFetchResult {
         let base = settings.withLock { $0.baseURL }
         let url = "\(base)/meters/\(run.key.meterId)/summary"
         let keeping = pollReserve.withLock { $0 }
-        switch await send(.summary, method: "POST", url: url, body: Self.summaryBody(run), keeping: keeping) {
+        let body = Self.summaryBody(run)
+        switch await send(
+            .summary,
+            method: "POST",
+            url: url,
+            body: body,
+            keeping: keeping,
+            maxBodyBytes: Self.summaryMaxBodyBytes
+        ) {
         case .failed(let failure):
             guard case .failure(let reason, let message) = failure.result else {
                 return .failure(.network, message: "no answer", scope: failure.scope)

@@ -129,7 +129,8 @@ public final class ZuoraAPIClient: RunStatusFetching, SummaryFetching {
         method: String,
         url: String,
         body: [UInt8]? = nil,
-        keeping: Int = 0
+        keeping: Int = 0,
+        maxBodyBytes: Int = 1 << 20
     ) async -> Sent {
         var retriedAfter401 = false
         while true {
@@ -152,7 +153,8 @@ public final class ZuoraAPIClient: RunStatusFetching, SummaryFetching {
             } catch {
                 return .failed(ZuoraFaults.result(of: CurlFailure(.cancelled, "cancelled before it was sent")))
             }
-            let request = CurlRequest(method: method, url: url, headers: headers, body: body, timeout: settings.timeout)
+            var request = CurlRequest(method: method, url: url, headers: headers, body: body, timeout: settings.timeout)
+            request.maxBodyBytes = maxBodyBytes
             switch await transport.perform(request) {
             case .failure(let failure):
                 metrics.recordRequest(endpoint, code: 0, seconds: failure.seconds)
