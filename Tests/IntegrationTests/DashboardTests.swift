@@ -36,24 +36,22 @@ struct DashboardTests {
             eventually(timeout: 30) { http("GET", "\(base)/api/v1/query?query=up").body.contains("zuora-mediation") }
         )
         // Data for every panel: a failure (summarised: records per operator and error code), poll errors
-        // (999 is unknown to Zuora), callouts with sessions, and a session still running (snapshots).
+        // (999 is unknown to Zuora), the simulator's callouts of ended sessions (durations), and a session
+        // still running (snapshots).
         stack.setStatus(101, #""FAILED""#)
-        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 8 })
-        for (id, session) in [(102, "s-102"), (101, "s-101")] {
-            let callout =
-                #"{"meterId":\#(id),"meterName":"m","sessionId":"\#(session)","runType":"NORMAL","#
-                + #""status":"COMPLETED","previousStatus":"PUSH_COMPLETED","startTime":"2026-11-23T10:00:00Z","#
-                + #""endTime":"2026-11-23T10:05:00Z"}"#
-            #expect(http("POST", "\(stack.exporterURL)/webhooks/meter-session-status", body: callout).status == 200)
-        }
-        stack.setStatus(101, #""FAILED""#)
+        stack.setStatus(102, #""RUNNING""#)
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(102)) == 5 })
+        stack.setStatus(102, #""COMPLETED""#)
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(102)) == 7 })
         stack.setStatus(102, #""RUNNING""#)
         #expect(
             stack.waitForMetrics {
                 $0.value("zuora_meter_session_operator_records", meter(102)) != nil
-                    && $0.value("zuora_meter_last_session_records", meter(101)) != nil
+                    && ($0.value("zuora_meter_last_session_records", meter(101).merging(["outcome": "error"]) { $1 })
+                        ?? 0) > 0
+                    && $0.value("zuora_meter_last_session_records", meter(102)) != nil
             },
-            "a summary of 101 and snapshots of 102: \(stack.simulatorStats())"
+            "summaries of 101 and 102, snapshots of 102: \(stack.simulatorStats())"
         )
         // A few scrapes after the callouts and the snapshots, so that rates over 1m have two samples.
         for enough in [
