@@ -342,7 +342,7 @@ local meterKey = 'job, instance, meter_id, version';
           ),
           alert(
             'ZuoraMediationSummaryFailing',
-            'sum by (job, instance, reason) (increase(%s[%s])) > 0\n' % [m('zuora_summary_failures_total'), c.summaryFailingWindow],
+            'sum by (job, instance, reason) (increase(%s[%s])) > 0\n' % [m('zuora_summaries_given_up_total'), c.summaryFailingWindow],
             c.severities.summaryFailing,
             'The exporter gives up fetching record summaries of ended runs.',
             '{{ $labels.instance }} gave up the summary of {{ printf "%%.0f" $value }} ended session(s) in the last %s (last attempt failed as {{ $labels.reason }}): their record counts are missing and MeterRunErrorRatioHigh cannot judge them. Run statuses are not affected.' % c.summaryFailingWindow,

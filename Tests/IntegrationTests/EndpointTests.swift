@@ -46,11 +46,23 @@ struct EndpointTests {
     }
 
     @Test func promtoolFindsNothingToCriticise() throws {
-        let stack = try Stack(meterConfig: "  - id: 101\n  - id: 102\n  - id: 999\n    version: 'odd\"\\\\'\n")
+        // Every family with samples: a summarised failure and a running session's snapshots too.
+        let exporterPort = freePort()
+        let stack = try Stack(
+            meterConfig: "  - id: 101\n  - id: 102\n  - id: 999\n    version: 'odd\"\\\\'\n",
+            extraConfig: "summary:\n  enabled: true\nwebhook:\n  insecure: true\n",
+            exporterPort: exporterPort,
+            simulatorArguments: [
+                "--callout.periodic-url", "http://127.0.0.1:\(exporterPort)/webhooks/meter-session-periodic-status",
+                "--callout.periodic-interval", "1s",
+            ]
+        )
+        // Seen at rest first: the failure is then a run's end, which is summarised.
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 1 })
         stack.setStatus(101, "8")
-        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 8 })
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_last_session_records", meter(101)) != nil })
         stack.setStatus(101, "5")
-        #expect(stack.waitForMetrics { $0.value("zuora_meter_run_status", meter(101)) == 5 })
+        #expect(stack.waitForMetrics { $0.value("zuora_meter_session_operator_records", meter(101)) != nil })
         for extra in [[], ["--compressed"]] {
             let body = http("GET", "\(stack.exporterURL)/metrics", extra: extra).body
             let result = try runTool("/usr/bin/promtool", ["check", "metrics"], stdin: body)

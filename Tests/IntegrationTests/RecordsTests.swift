@@ -190,9 +190,9 @@ struct RecordsTests {
             // 101's summary given up now; 102's of the round before, too.
             #expect(
                 stack.waitForMetrics(timeout: 20) { samples in
-                    samples.all("zuora_summary_failures_total").reduce(0) { $0 + $1.value } >= Double(2 * index + 1)
+                    samples.all("zuora_summaries_given_up_total").reduce(0) { $0 + $1.value } >= Double(2 * index + 1)
                 },
-                "summary given up (\(reason)): \(stack.metrics().all("zuora_summary_failures_total"))"
+                "summary given up (\(reason)): \(stack.metrics().all("zuora_summaries_given_up_total"))"
             )
             // While the summary hangs or fails, polls go on: 102 moves and both exporters see it.
             stack.setStatus(102, #""COMPLETED""#)
@@ -209,11 +209,11 @@ struct RecordsTests {
             // 102's summary given up under the same fault, before the next round changes it.
             #expect(
                 stack.waitForMetrics(timeout: 20) { samples in
-                    samples.all("zuora_summary_failures_total").reduce(0) { $0 + $1.value } >= Double(2 * index + 2)
+                    samples.all("zuora_summaries_given_up_total").reduce(0) { $0 + $1.value } >= Double(2 * index + 2)
                 }
             )
         }
-        let failures = stack.metrics().all("zuora_summary_failures_total")
+        let failures = stack.metrics().all("zuora_summaries_given_up_total")
         #expect(Set(failures.filter { $0.value > 0 }.compactMap { $0.labels["reason"] }).count >= 2, "\(failures)")
         #expect(stack.metrics().all("zuora_meter_last_session_records").isEmpty, "no summary ever succeeded")
     }

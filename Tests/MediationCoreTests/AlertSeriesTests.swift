@@ -28,7 +28,7 @@ struct AlertSeriesTests {
                 #expect(exposition.value("zuora_webhook_requests_total", labels) == 0, "\(labels)")
             }
         }
-        #expect(exposition.samples("zuora_summary_failures_total").isEmpty, "summaries off: no series of theirs")
+        #expect(exposition.samples("zuora_summaries_given_up_total").isEmpty, "summaries off: no series of theirs")
         #expect(
             exposition.samples("zuora_api_request_duration_seconds_count", matching: ["endpoint": "summary"]).isEmpty
         )

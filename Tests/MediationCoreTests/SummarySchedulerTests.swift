@@ -67,7 +67,7 @@ struct SummarySchedulerTests {
         rig.run(for: 600)
         #expect(rig.summaries.times.map { $0 - start } == [0, 10, 30, 70])
         #expect(metric(rig, "zuora_meter_last_session_records", ["outcome": "output"]) == 900)
-        #expect(rig.rig.metric("zuora_summary_failures_total", ["reason": "server_error"]) == 0)
+        #expect(rig.rig.metric("zuora_summaries_given_up_total", ["reason": "server_error"]) == 0)
         await rig.stop()
     }
 
@@ -81,8 +81,8 @@ struct SummarySchedulerTests {
         let gaps = zip(rig.summaries.times, rig.summaries.times.dropFirst()).map { $1 - $0 }
         #expect(gaps == [10, 20, 40, 80, 160, 300, 300, 300, 300], "doubling, capped at 5 minutes")
         #expect(rig.summaries.times.first == start)
-        #expect(rig.rig.metric("zuora_summary_failures_total", ["reason": "decode"]) == 1)
-        #expect(rig.rig.metric("zuora_summary_failures_total", ["reason": "server_error"]) == 0)
+        #expect(rig.rig.metric("zuora_summaries_given_up_total", ["reason": "decode"]) == 1)
+        #expect(rig.rig.metric("zuora_summaries_given_up_total", ["reason": "server_error"]) == 0)
         #expect(metric(rig, "zuora_meter_last_session_records", ["outcome": "output"]) == nil)
         #expect(rig.hub.snapshot()[a]?.status?.code == 8, "the run status is untouched")
         await rig.stop()
@@ -96,7 +96,7 @@ struct SummarySchedulerTests {
         rig.end(a)
         rig.run(for: 600)
         #expect(rig.summaries.requests.count == 1)
-        #expect(rig.rig.metric("zuora_summary_failures_total", ["reason": reason.rawValue]) == 1)
+        #expect(rig.rig.metric("zuora_summaries_given_up_total", ["reason": reason.rawValue]) == 1)
         await rig.stop()
     }
 

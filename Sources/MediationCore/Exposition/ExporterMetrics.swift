@@ -172,10 +172,11 @@ public final class ExporterMetrics: Sendable {
     /// Counts a session summary given up after its last attempt failed for `reason`.
     public func recordSummaryFailure(_ reason: PollErrorReason) { summaryFailures(reason).increment() }
 
+    /// Not `zuora_summary_…`: promtool's lint reads `_summary_` in a name as the summary metric type.
     private func summaryFailures(_ reason: PollErrorReason) -> Counter {
         registry.makeCounter(
             descriptor: Self.describe(
-                "zuora_summary_failures_total",
+                "zuora_summaries_given_up_total",
                 "Session summaries (Zuora's summary API) given up after summary.max_attempts, by the reason of "
                     + "the last attempt (as zuora_meter_poll_errors_total); 400 and 404 are given up at once."
             ),

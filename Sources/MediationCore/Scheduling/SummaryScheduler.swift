@@ -2,7 +2,7 @@ public import Logging
 
 /// Asks for the summaries of ended runs, one at a time, from the queue the tracker keeps
 /// (`SummaryQueue`): retries with back-off, gives up after `summary.max_attempts` with one warning and
-/// `zuora_summary_failures_total`. It never touches the run-status state: a summary that fails, hangs or
+/// `zuora_summaries_given_up_total`. It never touches the run-status state: a summary that fails, hangs or
 /// answers garbage changes nothing but its own series. Nothing goes out while polling is paused for a
 /// tenant fault; the gate holds it back while the budget is needed for polls.
 public final class SummaryScheduler: Sendable {
