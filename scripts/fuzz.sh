@@ -41,7 +41,7 @@ for target in "${targets[@]}"; do
   [ -n "$(corpus_of "$target")" ] || { echo "fuzz: unknown target $target (known: ${all[*]})" >&2; exit 2; }
 done
 
-if [ -x scripts/install-deps.sh ]; then scripts/install-deps.sh; fi
+if [ -x scripts/install-deps.sh ] && [ "${ZME_DEPS_INSTALLED:-0}" != 1 ]; then scripts/install-deps.sh; fi
 
 # The fuzz package resolves the main package's dependencies itself; pin them to the main package's versions.
 if [ -f Package.resolved ] && ! cmp -s Package.resolved Fuzz/Package.resolved; then
@@ -142,7 +142,8 @@ for target in "${targets[@]}"; do
 done
 wait
 for target in "${targets[@]}"; do
-  line=$(cat "$work/$target.line")
+  line=$(cat "$work/$target.line" 2>/dev/null || printf '%-15s no result: its run ended early (see %s)' "$target" "$work/$target.log")
+  [ -f "$work/$target.line" ] || failed=1
   [ -f "$work/$target.report" ] && { cat "$work/$target.report"; failed=1; }
   echo "fuzz: $line"
   summary+=("$line")

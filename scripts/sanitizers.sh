@@ -39,7 +39,7 @@ if [ "$integration" -eq 0 ]; then
   suffix="-unit"
 fi
 
-if [ -x scripts/install-deps.sh ]; then scripts/install-deps.sh; fi
+if [ -x scripts/install-deps.sh ] && [ "${ZME_DEPS_INSTALLED:-0}" != 1 ]; then scripts/install-deps.sh; fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/mediation-sanitizers.XXXXXX")
 

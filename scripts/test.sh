@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, checks the alert rules, runs the in-process Swift
-# tests, then the process-level tests (the simulator, the exporter, Prometheus, Alertmanager, curl and wrk
-# as real processes) while, beside them, the fuzz targets run and the in-process suites run under
-# ThreadSanitizer and AddressSanitizer. Exits 1 if any part failed. Prints the time of each part.
+# The whole test suite: installs what it needs, builds, checks the operator's kit, runs the in-process
+# Swift tests and the process-level tests (the simulator, the exporter, Prometheus, Alertmanager, curl and
+# wrk as real processes), and beside them fuzzes and runs the in-process suites under ThreadSanitizer and
+# AddressSanitizer. Exits 1 if any part failed. Prints the time of each part.
 # The sanitized pass over the process-level tests (sanitized exporter and simulator binaries) takes longer
 # than the rest together: it is `scripts/sanitizers.sh` on its own (see docs/testing.md).
 set -euo pipefail
@@ -10,64 +10,81 @@ cd "$(dirname "$0")/.."
 
 start=$SECONDS
 timings=()
-took() { timings+=("$(printf '%-44s %4d s' "$1" "$((SECONDS - $2))")"); }
+took() { timings+=("$(printf '%-44s %4d s%s' "$1" "$((SECONDS - $2))" "${3:-}")"); }
 
 t=$SECONDS
 scripts/install-deps.sh
 took "install-deps" "$t"
-t=$SECONDS
-swift build --build-tests
-took "build (debug, with tests)" "$t"
-t=$SECONDS
-scripts/test-rules.sh
-took "operator's kit (scripts/test-rules.sh)" "$t"
-t=$SECONDS
-swift test --skip-build --disable-xctest --filter 'MediationCoreTests|SimulatorCoreTests|ZuoraClientTests'
-took "in-process tests" "$t"
 
-# The fuzz targets and the sanitized builds keep both cores busy for minutes; the process-level tests
-# mostly wait on the processes they start. So they run at the same time, the CPU-bound side at the lowest
-# priority (nice 19): the process-level tests get the CPU whenever they want it and keep their timing, the
-# builds take what is left. Their output goes to log files, printed when they end.
+# Parts that need the CPU but not each other run at the same time, as side jobs whose output goes to a
+# log file, printed when they end. Most of the suite's CPU time is in builds (the package and its
+# dependencies four times: debug, fuzz, TSan, ASan); the process-level tests mostly wait on the processes
+# they start. The side jobs run at the lowest priority (nice 19): the tests get the CPU whenever they want
+# it and keep their timing; the builds take what is left.
 side=$(mktemp -d "${TMPDIR:-/tmp}/mediation-test.XXXXXX")
+# Interrupted or failed early: the side jobs (and their builds) stop with the script.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+# Installed above: the side scripts need not check again.
+export ZME_DEPS_INSTALLED=1
+side_jobs=()
 side_job() {
   local name="$1"
   shift
-  local begin=$SECONDS status=0
-  nice -n 19 "$@" >"$side/$name.log" 2>&1 || status=$?
-  echo "$status $((SECONDS - begin))" >"$side/$name.result"
+  side_jobs+=("$name")
+  (
+    begin=$SECONDS status=0
+    nice -n 19 "$@" >"$side/$name.log" 2>&1 || status=$?
+    echo "$status $((SECONDS - begin))" >"$side/$name.result"
+  ) &
 }
-# A debug fuzz build: 86 CPU seconds against 204 for release (measured 2026-11-29), for 10 s a target
+
+# The operator's kit needs no build.
+side_job test-rules scripts/test-rules.sh
+
+t=$SECONDS
+swift build --build-tests
+took "build (debug, with tests)" "$t"
+
+# A debug fuzz build: less than half the CPU time of a release build (docs/testing.md), for 10 s a target
 # where release would run 1.3-4x more inputs; `scripts/fuzz.sh` alone builds release.
 export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
-side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-10}" &
-side_job sanitizers scripts/sanitizers.sh --no-integration &
+side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+side_job sanitizers scripts/sanitizers.sh --no-integration
 
-# One at a time: they start real processes and block their threads while waiting on them; on a 2-core
-# machine in parallel they would starve each other's timing. Arguments given to this script go here.
+# In-process tests first, in parallel; then the process-level tests one at a time: they start real
+# processes and block their threads while waiting on them; on a 2-core machine, in parallel, they would
+# starve each other's timing and the in-process tests' async work. Arguments given to this script go to
+# the process-level tests.
+failed=0
 t=$SECONDS
-integration=0
-swift test --skip-build --disable-xctest --no-parallel --filter IntegrationTests "$@" || integration=$?
-took "process-level tests" "$t"
-if [ "$integration" -ne 0 ]; then timings[-1]+="  FAILED"; fi
+status=0
+swift test --skip-build --disable-xctest --filter 'MediationCoreTests|SimulatorCoreTests|ZuoraClientTests' || status=$?
+took "in-process tests" "$t" "$([ "$status" -eq 0 ] || echo "  FAILED")"
+[ "$status" -eq 0 ] || failed=1
+t=$SECONDS
+status=0
+swift test --skip-build --disable-xctest --no-parallel --filter IntegrationTests "$@" || status=$?
+took "process-level tests" "$t" "$([ "$status" -eq 0 ] || echo "  FAILED")"
+[ "$status" -eq 0 ] || failed=1
 
 t=$SECONDS
 wait
-took "waiting for fuzzing and sanitizers after them" "$t"
-failed=$integration
-for name in fuzz sanitizers; do
+took "waiting for the side jobs after them" "$t"
+for name in "${side_jobs[@]}"; do
   status=1 seconds=0
   [ -f "$side/$name.result" ] && read -r status seconds <"$side/$name.result"
   echo
-  echo "==== scripts/$name.sh (beside the process-level tests, $seconds s, exit $status; log $side/$name.log)"
+  echo "==== scripts/$name.sh (a side job, $seconds s, exit $status; log $side/$name.log)"
   if [ "$status" -ne 0 ]; then
     grep -v "Cannot export local symbol" "$side/$name.log" | tail -150
     failed=1
+  elif [ "$name" = test-rules ]; then
+    tail -3 "$side/$name.log"
   else
     # The summary at the end of a passing run.
     sed -n '/^\(fuzz\|sanitizers\) summary/,$p' "$side/$name.log"
   fi
-  timings+=("$(printf '%-44s %4d s%s' "  beside them: scripts/$name.sh" "$seconds" "$([ "$status" -eq 0 ] || echo "  FAILED")")")
+  timings+=("$(printf '%-44s %4d s%s' "  side job: scripts/$name.sh" "$seconds" "$([ "$status" -eq 0 ] || echo "  FAILED")")")
 done
 
 echo

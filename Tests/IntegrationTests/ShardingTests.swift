@@ -91,6 +91,6 @@ struct ShardingTests {
             #expect(owner.value("zuora_meter_run_status", labels) != nil, "the owner tracks \(meterId)")
             #expect(other.all("zuora_meter_info", labels).isEmpty, "the other shard has no series for \(meterId)")
         }
-        #expect(other.value("zuora_webhook_requests_total", ["result": "other_shard"]) == 2)
+        #expect(other.value("zuora_webhook_requests_total", ["event": "status_change", "result": "other_shard"]) == 2)
     }
 }

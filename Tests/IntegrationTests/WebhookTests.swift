@@ -76,7 +76,7 @@ struct WebhookTests {
     }
 
     static func webhookCount(_ stack: Stack, _ result: String) -> Double {
-        stack.metrics().value("zuora_webhook_requests_total", ["result": result]) ?? -1
+        stack.metrics().value("zuora_webhook_requests_total", ["event": "status_change", "result": result]) ?? -1
     }
 
     static func transitions(_ samples: [Sample], _ from: String, _ to: String, meterId: Int = 101) -> Double {

@@ -57,7 +57,8 @@ struct RecordTrackingTests {
 
     // MARK: - Ended runs
 
-    @Test func aPollSeeingTheEndAsksForTheWindowFromWhereTheRunWasFirstSeenActive() {
+    /// A poll sees a start up to one interval late: the window opens at the last poll that saw the rest.
+    @Test func aPollSeeingTheEndAsksForTheWindowFromTheLastPollBeforeTheRunWasSeenActive() {
         var tracker = tracker()
         _ = tracker.record(ok(a, 7, at: 100))
         _ = tracker.record(ok(a, 7, at: 130))
@@ -66,7 +67,7 @@ struct RecordTrackingTests {
         let changes = tracker.record(ok(a, 8, at: 220))
         #expect(
             changes.endedRuns == [
-                EndedRun(key: a, status: "FAILED", sessionId: nil, windowStart: 160, windowEnd: 220)
+                EndedRun(key: a, status: "FAILED", sessionId: nil, windowStart: 130, windowEnd: 220)
             ]
         )
         #expect(tracker.summaries.entries.map(\.run) == changes.endedRuns)

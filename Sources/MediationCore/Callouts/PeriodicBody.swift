@@ -4,7 +4,7 @@ import Foundation
 /// `meterId`, `meterName`, `operatorId`, `sessionId`, `runType`, `startTime`, `endTime`, `outputCount`,
 /// `errorCount`, `totalCount`, `errorPercentage`, and optionally `version`. Ids and counts may be numbers or
 /// strings; counts are integers 0...2^53 (absent: 0; `totalCount` absent: output + error); times ISO 8601
-/// or empty; `errorPercentage` is not used (it follows from the counts). Over-long values are refused, as
+/// (others and empty ones are ignored); any run type is accepted; `errorPercentage` is not used (it follows from the counts). Over-long values are refused, as
 /// for status callouts, plus `operatorId` over 128 bytes.
 public enum PeriodicBody {
     public static let maxOperatorIdBytes = 128
@@ -35,15 +35,11 @@ public enum PeriodicBody {
         guard let sessionId = fields.sessionId?.text, !sessionId.isEmpty else {
             return .failure(CalloutProblem("sessionId is missing"))
         }
-        let runType = (fields.runType?.text).map { $0.isEmpty ? "NORMAL" : $0.uppercased() } ?? "NORMAL"
-        guard runType == "NORMAL" || runType == "DEBUG" else {
-            return .failure(CalloutProblem("runType \(Excerpt.of(runType)) is neither NORMAL nor DEBUG"))
-        }
-        for (name, text) in [("startTime", fields.startTime?.text), ("endTime", fields.endTime?.text)] {
-            if let text, !text.isEmpty, ISO8601.seconds(text) == nil {
-                return .failure(CalloutProblem("\(name) \(Excerpt.of(text)) is not ISO 8601"))
-            }
-        }
+        // Neither the run type nor a time in a format we do not read is worth a refusal (Zuora would retry
+        // the callout for nothing): the counts are what this callout is for.
+        let runType = Excerpt.of((fields.runType?.text).map { $0.isEmpty ? "NORMAL" : $0.uppercased() } ?? "NORMAL")
+        let startedAt = (fields.startTime?.text).flatMap { $0.isEmpty ? nil : ISO8601.seconds($0) }
+        let endedAt = (fields.endTime?.text).flatMap { $0.isEmpty ? nil : ISO8601.seconds($0) }
         var version = ExporterConfig.defaultVersion
         if let given = fields.version?.text, !given.isEmpty { version = given }
         let output = fields.outputCount?.value ?? 0
@@ -59,7 +55,9 @@ public enum PeriodicBody {
                     output: output,
                     error: error,
                     total: fields.totalCount?.value ?? output.saturatingAdd(error)
-                )
+                ),
+                startedAt: startedAt,
+                endedAt: endedAt
             )
         )
     }

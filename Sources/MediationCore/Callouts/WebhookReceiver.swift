@@ -200,7 +200,9 @@ public final class WebhookReceiver: HTTPHandler {
         switch outcome {
         case .accepted:
             metrics.recordWebhook(.accepted, event: kind)
-            memory.lastAccepted.withLock { $0 = memory.clock.now() }
+            // Only status changes stand in for polls of meters at rest (webhook_idle_poll_interval):
+            // snapshots arriving say nothing about whether status-change callouts are set up and working.
+            if kind == .statusChange { memory.lastAccepted.withLock { $0 = memory.clock.now() } }
             if active { onActive(callout.key) }
             return .json(200, #"{"result":"accepted"}"#)
         case .stale:

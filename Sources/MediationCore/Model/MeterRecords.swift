@@ -27,6 +27,8 @@ public struct MeterRecords: Sendable, Equatable, Codable {
     struct RunEnd: Sendable, Equatable, Codable {
         var sessionId: String?
         var status: String
+        /// When the end was observed (wall-clock seconds); absent in files of older versions.
+        var at: Double?
     }
 
     mutating func rememberEnded(_ sessionId: String) {

@@ -8,6 +8,10 @@ public struct PeriodicEvent: Sendable, Equatable {
     public var sessionId: String
     public var runType: String
     public var counts: SnapshotCounts
+    /// The session's start and end (seconds since the epoch), when the callout carried them readably: a
+    /// snapshot with an end, or of a session older than the meter's current rest, is of a finished session.
+    public var startedAt: Double?
+    public var endedAt: Double?
 
     public init(
         key: MeterKey,
@@ -15,7 +19,9 @@ public struct PeriodicEvent: Sendable, Equatable {
         operatorId: String,
         sessionId: String,
         runType: String,
-        counts: SnapshotCounts
+        counts: SnapshotCounts,
+        startedAt: Double? = nil,
+        endedAt: Double? = nil
     ) {
         self.key = key
         self.meterName = meterName
@@ -23,6 +29,8 @@ public struct PeriodicEvent: Sendable, Equatable {
         self.sessionId = sessionId
         self.runType = runType
         self.counts = counts
+        self.startedAt = startedAt
+        self.endedAt = endedAt
     }
 }
 

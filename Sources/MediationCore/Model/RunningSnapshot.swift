@@ -8,6 +8,8 @@ public struct RunningSnapshot: Sendable, Equatable, Codable {
     public static let overflowMemory = 1000
 
     public let sessionId: String
+    /// The session's start as its snapshots tell it, when they do.
+    public var startedAt: Double?
     /// Wall-clock seconds of the latest snapshot.
     public var updatedAt: Double
     public private(set) var operators: [String: SnapshotCounts] = [:]
@@ -28,7 +30,8 @@ public struct RunningSnapshot: Sendable, Equatable, Codable {
 
     /// Takes one operator's latest counts.
     mutating func record(_ operatorId: String, _ counts: SnapshotCounts, limit: Int) {
-        if operators[operatorId] != nil || operators.count < limit {
+        // An operator literally named "other" would render a second series beside the sum: it joins it.
+        if operatorId != SessionSummary.otherLabel, operators[operatorId] != nil || operators.count < limit {
             operators[operatorId] = counts
             return
         }

@@ -15,8 +15,8 @@ public struct RecordCounts: Sendable, Equatable, Hashable, Codable {
 }
 
 /// What Zuora's summary API says one ended session produced: in all, per operator id and per error code.
-/// Not bounded here (a 1 MiB answer holds at most some tens of thousands of groups); the tracker keeps
-/// `max_operators` / `max_error_codes` of them and sums the rest into "other".
+/// Not bounded when decoded (a 16 MiB answer can hold a few hundred thousand groups): `bounded` keeps
+/// `max_operators` / `max_error_codes` of them and sums the rest into "other", before the tracker's lock.
 public struct SessionSummary: Sendable, Equatable {
     public var total = RecordCounts()
     /// By operator id; groups without one under `unknownLabel`.
@@ -32,6 +32,18 @@ public struct SessionSummary: Sendable, Equatable {
         self.total = total
         self.operators = operators
         self.errorCodes = errorCodes
+    }
+
+    /// The same session within the limits: the operators and error codes with the most records, the rest
+    /// summed into "other". Ranking a large answer takes a while, so it happens outside the tracker's lock.
+    public func bounded(maxOperators: Int, maxErrorCodes: Int) -> SessionSummary {
+        let operators = LastSessionRecords.bounded(
+            operators,
+            limit: maxOperators,
+            weight: { $0.output.saturatingAdd($0.error) }
+        )
+        let errorCodes = LastSessionRecords.bounded(errorCodes, limit: maxErrorCodes, weight: { $0 })
+        return SessionSummary(total: total, operators: operators, errorCodes: errorCodes)
     }
 
     /// The label for a group that names no operator or no error code.

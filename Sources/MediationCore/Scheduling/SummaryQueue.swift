@@ -61,11 +61,23 @@ public struct SummaryQueue: Sendable, Equatable {
         nextId &+= 1
     }
 
-    /// A callout named the session of an end a poll counted: the newest waiting run of that meter-version
-    /// without a session asks for it by id.
-    mutating func identify(_ key: MeterKey, sessionId: String) {
-        guard let index = entries.lastIndex(where: { $0.run.key == key && $0.run.sessionId == nil }) else { return }
+    /// A callout named the session of an end a poll counted: that end's run, if it still waits, asks for it
+    /// by id. Matched by the end's time, not by being the newest waiting: an older run waiting for a retry
+    /// must not take the session of a newer one already summarised by its window.
+    mutating func identify(_ key: MeterKey, sessionId: String, endedAt: Double?) {
+        guard let endedAt,
+            let index = entries.lastIndex(where: {
+                $0.run.key == key && $0.run.sessionId == nil && $0.run.windowEnd == endedAt
+            })
+        else { return }
         entries[index].run.sessionId = sessionId
+    }
+
+    /// Drops every waiting run (summaries turned off). Ids keep counting: an attempt still in flight must
+    /// not finish a later entry that reused its id.
+    mutating func clear() {
+        entries.removeAll()
+        inFlight = nil
     }
 
     mutating func remove(_ key: MeterKey) {
@@ -86,11 +98,18 @@ public struct SummaryQueue: Sendable, Equatable {
     public mutating func finish(
         _ id: UInt64,
         failure: (reason: PollErrorReason, message: String)?,
+        tenantWide: Bool = false,
         now: Double,
         maxAttempts: Int
     ) -> Finish? {
         if inFlight == id { inFlight = nil }
         guard let index = entries.firstIndex(where: { $0.id == id }) else { return nil }
+        // A fault of the whole tenant (no token, Zuora unreachable or asking everyone to wait) says nothing
+        // about this summary: tried again later without using up one of its attempts.
+        if failure != nil, tenantWide {
+            entries[index].notBefore = now + Self.retryBase
+            return .retry(at: now + Self.retryBase)
+        }
         entries[index].attempts += 1
         guard let failure else {
             entries.remove(at: index)

@@ -36,6 +36,13 @@ extension StatusHub {
     /// Reports the attempt at `entry`'s summary; a summary received is rendered at once.
     @discardableResult
     public func finishSummary(_ entry: SummaryQueue.Entry, _ result: SummaryFetchResult) -> SummaryQueue.Finish? {
+        var result = result
+        if case .summary(let summary) = result {
+            // Bounded before taking the lock that polls and callouts wait on (the tracker bounds it again
+            // should the limits change in between: a no-op otherwise).
+            let limits = recordSettings
+            result = .summary(summary.bounded(maxOperators: limits.maxOperators, maxErrorCodes: limits.maxErrorCodes))
+        }
         let (now, takenAt) = (clock.now(), wallClock.now())
         var finish: SummaryQueue.Finish?
         apply { tracker in

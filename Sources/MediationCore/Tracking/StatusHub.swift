@@ -156,6 +156,9 @@ public final class StatusHub: Sendable {
     }
 
     public func state(of key: MeterKey) -> MeterState? { tracker.withLock { $0.meters[key] } }
+
+    /// The `summary:` section in force.
+    public var recordSettings: SummaryConfig { tracker.withLock { $0.recordSettings } }
 }
 
 extension TrackerChanges {

@@ -24,7 +24,7 @@ extension StatusTracker {
             state.records.running = nil
             if let sessionId, state.records.endedSessionIds.contains(sessionId) { return }
             if let sessionId { state.records.rememberEnded(sessionId) }
-            state.records.lastEnd = MeterRecords.RunEnd(sessionId: sessionId, status: status.name)
+            state.records.lastEnd = MeterRecords.RunEnd(sessionId: sessionId, status: status.name, at: time)
             changes.endedRuns.append(
                 EndedRun(
                     key: key,
@@ -39,7 +39,10 @@ extension StatusTracker {
             state.records.currentSessionId = nil
         } else {
             if previous.isAtRest || state.records.runStartedAt == nil {
-                state.records.runStartedAt = previous.isAtRest ? time : (state.statusSince ?? time)
+                // A poll sees a start late (up to an at-rest interval): the window opens at the last poll that
+                // still saw the meter at rest. A callout tells the time itself.
+                let pollSawStart = session == nil ? seenBefore : nil
+                state.records.runStartedAt = previous.isAtRest ? (pollSawStart ?? time) : (state.statusSince ?? time)
                 // A poll does not know the session; a periodic snapshot of a session not ended may have told.
                 state.records.currentSessionId = session ?? state.records.running?.sessionId
             } else if let session {
@@ -60,7 +63,7 @@ extension StatusTracker {
         state.records.lastEnd?.sessionId = event.sessionId
         state.records.running = nil
         if end.sessionId == nil {
-            changes.sessionsIdentified.append((event.key, event.sessionId))
+            changes.sessionsIdentified.append((event.key, event.sessionId, end.at))
         } else {
             let since = state.statusSince ?? 0
             changes.endedRuns.append(
@@ -79,7 +82,9 @@ extension StatusTracker {
     mutating func queueSummaries(_ changes: TrackerChanges) {
         guard recordSettings.enabled else { return }
         for run in changes.endedRuns { summaries.enqueue(run) }
-        for (key, sessionId) in changes.sessionsIdentified { summaries.identify(key, sessionId: sessionId) }
+        for (key, sessionId, endedAt) in changes.sessionsIdentified {
+            summaries.identify(key, sessionId: sessionId, endedAt: endedAt)
+        }
     }
 
     /// Applies a periodic snapshot. Meters not configured follow the dynamic-meter rules of status
@@ -100,7 +105,14 @@ extension StatusTracker {
             state = MeterState(configuredName: nil, isConfigured: false)
         }
         state.lastCalloutAt = heardAt
-        if state.records.endedSessionIds.contains(event.sessionId) {
+        if state.records.endedSessionIds.contains(event.sessionId) || Self.isOfAFinishedSession(event, state) {
+            // A late retry, or a session that ended: its snapshot would linger (or replace the running
+            // session's) and its id could be taken for the next run's.
+            if !state.records.endedSessionIds.contains(event.sessionId) { state.records.rememberEnded(event.sessionId) }
+            if state.records.running?.sessionId == event.sessionId {
+                state.records.running = nil
+                changes.updated.insert(event.key)
+            }
             if meters[event.key] != nil { meters[event.key] = state }
             return (changes, .stale)
         }
@@ -108,6 +120,7 @@ extension StatusTracker {
         var running = state.records.running
         if running?.sessionId != event.sessionId {
             running = RunningSnapshot(sessionId: event.sessionId, updatedAt: time)
+            running?.startedAt = event.startedAt
         }
         running?.record(event.operatorId, event.counts, limit: recordSettings.maxOperators)
         running?.updatedAt = time
@@ -118,12 +131,26 @@ extension StatusTracker {
         return (changes, .accepted)
     }
 
+    /// A snapshot that says its session ended, that started before the meter's current rest began, or that
+    /// started before the running session's does.
+    static func isOfAFinishedSession(_ event: PeriodicEvent, _ state: MeterState) -> Bool {
+        if event.endedAt != nil { return true }
+        guard let started = event.startedAt else { return false }
+        if let status = state.status, status.isAtRest, let since = state.statusSince, started < since { return true }
+        if let running = state.records.running, running.sessionId != event.sessionId,
+            let runningStart = running.startedAt, started < runningStart
+        {
+            return true
+        }
+        return false
+    }
+
     /// Takes a new `summary:` section (start-up and reload). Lower limits apply to what is shown already;
     /// summaries turned off drop the queue (no request goes out).
     public mutating func configureRecords(_ settings: SummaryConfig) -> TrackerChanges {
         var changes = TrackerChanges()
         recordSettings = settings
-        if !settings.enabled { summaries = SummaryQueue() }
+        if !settings.enabled { summaries.clear() }
         for (key, state) in meters {
             var records = state.records
             records.lastSession?.rebound(maxOperators: settings.maxOperators, maxErrorCodes: settings.maxErrorCodes)
@@ -146,11 +173,20 @@ extension StatusTracker {
     ) -> (TrackerChanges, SummaryQueue.Finish?) {
         var changes = TrackerChanges()
         let failure: (PollErrorReason, String)?
+        var tenantWide = false
         switch result {
-        case .failure(let reason, let message, _): failure = (reason, message)
+        case .failure(let reason, let message, let scope):
+            failure = (reason, message)
+            tenantWide = scope == .tenant
         case .summary: failure = nil
         }
-        let finish = summaries.finish(entry.id, failure: failure, now: now, maxAttempts: recordSettings.maxAttempts)
+        let finish = summaries.finish(
+            entry.id,
+            failure: failure,
+            tenantWide: tenantWide,
+            now: now,
+            maxAttempts: recordSettings.maxAttempts
+        )
         if case .summary(let summary) = result, finish == .done, var state = meters[entry.run.key] {
             state.records.lastSession = LastSessionRecords(
                 summary,

@@ -13,7 +13,8 @@ public struct TrackerChanges: Sendable, Equatable {
     /// Meter-versions observed entering an ended state, by poll or callout: each asks for its summary.
     public var endedRuns: [EndedRun] = []
     /// A callout named the session of an end a poll had counted: the pending summary asks for it by id.
-    public var sessionsIdentified: [(key: MeterKey, sessionId: String)] = []
+    /// `endedAt`: the end's observation time (its `EndedRun.windowEnd`), so that the id goes to that run.
+    public var sessionsIdentified: [(key: MeterKey, sessionId: String, endedAt: Double?)] = []
 
     public init() {}
 
