@@ -132,10 +132,16 @@ struct ForwardingTests {
         for shard in 0..<Self.total {
             let samples = replicas.metrics(shard)
             let owned = meters.filter { Self.owner($0) == shard }
-            accepted += samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "accepted"]) ?? 0
-            #expect(samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "accepted"]) == Double(owned.count))
+            accepted +=
+                samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "accepted"]) ?? 0
+            #expect(
+                samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "accepted"])
+                    == Double(owned.count)
+            )
             #expect(samples.value("zuora_webhook_forwarded_total", ["result": "ok"]) == Double(foreign[shard]))
-            #expect(samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "other_shard"]) == 0)
+            #expect(
+                samples.value("zuora_webhook_requests_total", ["event": "status_change", "result": "other_shard"]) == 0
+            )
             for meterId in meters {
                 let transitions = samples.value(
                     "zuora_meter_run_status_transitions_total",
