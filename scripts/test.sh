@@ -38,18 +38,18 @@ side_job() {
   ) &
 }
 
-# The operator's kit needs no build.
+# From the start: even the debug build leaves the CPU idle at times (resolving, linking), which the side
+# jobs' builds fill. The operator's kit needs no build. A debug fuzz build: less than half the CPU time of
+# a release build (docs/testing.md), for 10 s a target where release would run 1.3-4x more inputs;
+# `scripts/fuzz.sh` alone builds release.
 side_job test-rules scripts/test-rules.sh
+export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
+side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+side_job sanitizers scripts/sanitizers.sh --no-integration
 
 t=$SECONDS
 swift build --build-tests
 took "build (debug, with tests)" "$t"
-
-# A debug fuzz build: less than half the CPU time of a release build (docs/testing.md), for 10 s a target
-# where release would run 1.3-4x more inputs; `scripts/fuzz.sh` alone builds release.
-export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
-side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
-side_job sanitizers scripts/sanitizers.sh --no-integration
 
 # In-process tests first, in parallel; then the process-level tests one at a time: they start real
 # processes and block their threads while waiting on them; on a 2-core machine, in parallel, they would

@@ -60,15 +60,3 @@ public struct RunningSnapshot: Sendable, Equatable, Codable {
         }
     }
 }
-
-extension StableHash {
-    /// FNV-1a over the UTF-8 bytes: stable across runs and platforms.
-    static func of(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
-}

@@ -1,19 +1,3 @@
-/// Output and error record counts: one operator's, one session's, or a sum of sessions'.
-public struct RecordCounts: Sendable, Equatable, Hashable, Codable {
-    public var output: UInt64
-    public var error: UInt64
-
-    public init(output: UInt64 = 0, error: UInt64 = 0) {
-        self.output = output
-        self.error = error
-    }
-
-    /// Saturating: counts come from outside, and a wrapped counter would show a reset that never happened.
-    public static func + (lhs: RecordCounts, rhs: RecordCounts) -> RecordCounts {
-        RecordCounts(output: lhs.output.saturatingAdd(rhs.output), error: lhs.error.saturatingAdd(rhs.error))
-    }
-}
-
 /// What Zuora's summary API says one ended session produced: in all, per operator id and per error code.
 /// Not bounded when decoded (a 16 MiB answer can hold a few hundred thousand groups): `bounded` keeps
 /// `max_operators` / `max_error_codes` of them and sums the rest into "other", before the tracker's lock.

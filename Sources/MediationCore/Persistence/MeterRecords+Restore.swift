@@ -4,7 +4,7 @@
 extension MeterRecords {
     func restored(within limits: SummaryConfig) -> MeterRecords {
         func fits(_ text: String) -> Bool { text.utf8.count <= SessionSummary.maxLabelBytes }
-        func time(_ value: Double?) -> Double? { value.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } }
+        let time = TrackerSnapshot.restoredTime
         var out = MeterRecords()
         out.total = total
         if var last = lastSession, let takenAt = time(last.takenAt) {

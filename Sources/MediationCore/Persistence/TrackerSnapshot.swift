@@ -62,3 +62,8 @@ public struct TrackerSnapshot: Codable, Sendable, Equatable {
         public var to: String
     }
 }
+
+extension TrackerSnapshot {
+    /// A time read back from a file: kept when finite and not negative, else nil.
+    static func restoredTime(_ value: Double?) -> Double? { value.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } }
+}

@@ -1,18 +1,5 @@
 import Synchronization
 
-/// A hash that stays the same across runs and machines (Swift's `Hasher` is seeded per process):
-/// FNV-1a over the meter id and version. Orders polls within a cycle and assigns shards.
-public enum StableHash {
-    public static func of(_ key: MeterKey) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(key.meterId)/\(key.version)".utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return hash
-    }
-}
-
 /// kube-state-metrics' sharding convention: replica `shard` of `total` owns the meter-versions whose
 /// stable hash modulo `total` is `shard`, so replicas together cover every meter-version exactly once.
 public struct Shard: Sendable, Equatable {

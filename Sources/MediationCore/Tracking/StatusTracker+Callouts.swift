@@ -16,13 +16,8 @@ extension StatusTracker {
         -> (TrackerChanges, EventOutcome)
     {
         var changes = TrackerChanges()
-        var state: MeterState
-        if let existing = meters[event.key] {
-            state = existing
-        } else {
-            let dynamicCount = meters.values.count { !$0.isConfigured }
-            guard dynamicCount < maxDynamicMeters else { return (changes, .dropped) }
-            state = MeterState(configuredName: nil, isConfigured: false)
+        guard var state = admittedState(of: event.key, maxDynamicMeters: maxDynamicMeters) else {
+            return (changes, .dropped)
         }
         let edge = SessionEdge(
             sessionId: event.sessionId,
@@ -98,5 +93,13 @@ extension StatusTracker {
     private func remember(_ edge: SessionEdge, in state: inout MeterState) {
         state.recentEdges.append(edge)
         if state.recentEdges.count > Self.edgeMemory { state.recentEdges.removeFirst() }
+    }
+
+    /// The state a callout about `key` applies to: the meter's, or a new dynamic meter's while fewer than
+    /// `maxDynamicMeters` are known only from callouts; nil when the callout is to be dropped.
+    func admittedState(of key: MeterKey, maxDynamicMeters: Int) -> MeterState? {
+        if let existing = meters[key] { return existing }
+        guard meters.values.count(where: { !$0.isConfigured }) < maxDynamicMeters else { return nil }
+        return MeterState(configuredName: nil, isConfigured: false)
     }
 }

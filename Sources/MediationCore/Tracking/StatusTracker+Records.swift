@@ -96,13 +96,8 @@ extension StatusTracker {
         maxDynamicMeters: Int
     ) -> (TrackerChanges, EventOutcome) {
         var changes = TrackerChanges()
-        var state: MeterState
-        if let existing = meters[event.key] {
-            state = existing
-        } else {
-            let dynamicCount = meters.values.count { !$0.isConfigured }
-            guard dynamicCount < maxDynamicMeters else { return (changes, .dropped) }
-            state = MeterState(configuredName: nil, isConfigured: false)
+        guard var state = admittedState(of: event.key, maxDynamicMeters: maxDynamicMeters) else {
+            return (changes, .dropped)
         }
         state.lastCalloutAt = heardAt
         if state.records.endedSessionIds.contains(event.sessionId) || Self.isOfAFinishedSession(event, state) {

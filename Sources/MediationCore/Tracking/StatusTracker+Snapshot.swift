@@ -80,7 +80,7 @@ extension StatusTracker {
     }
 
     private static func apply(_ entry: TrackerSnapshot.Meter, to state: inout MeterState, monotonicNow: Double) {
-        func time(_ value: Double?) -> Double? { value.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } }
+        let time = TrackerSnapshot.restoredTime
         state.reportedName = entry.reportedName.map { Excerpt.of($0, limit: CalloutBody.Limits.meterName) }
         state.status = entry.status.map(RunStatus.init(code:))
         state.statusSince = state.status == nil ? nil : time(entry.statusSince)
