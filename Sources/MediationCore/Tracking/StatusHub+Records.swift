@@ -2,18 +2,9 @@
 extension StatusHub {
     /// Applies a periodic snapshot; returns what became of it and what it changed.
     public func record(_ event: PeriodicEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
-        var outcome = EventOutcome.accepted
-        let changes = apply { tracker in
-            let (changes, result) = tracker.record(
-                event,
-                at: wallClock.now(),
-                heardAt: clock.now(),
-                maxDynamicMeters: maxDynamicMeters
-            )
-            outcome = result
-            return changes
+        recordCallout { tracker, at, heardAt in
+            tracker.record(event, at: at, heardAt: heardAt, maxDynamicMeters: maxDynamicMeters)
         }
-        return (changes, outcome)
     }
 
     /// Takes the `summary:` section (start-up and reload).

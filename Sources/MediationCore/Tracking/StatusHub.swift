@@ -93,14 +93,20 @@ public final class StatusHub: Sendable {
 
     /// Applies a callout; returns what became of it and what it changed.
     public func record(_ event: StatusEvent, maxDynamicMeters: Int) -> (TrackerChanges, EventOutcome) {
+        recordCallout { tracker, at, heardAt in
+            tracker.record(event, at: at, heardAt: heardAt, maxDynamicMeters: maxDynamicMeters)
+        }
+    }
+
+    /// Applies a callout of either kind at the wall-clock time shown and the monotonic time it was heard
+    /// (dynamic meters expire when callouts stop).
+    func recordCallout(
+        _ record: (inout StatusTracker, _ at: Double, _ heardAt: Double) -> (TrackerChanges, EventOutcome)
+    ) -> (TrackerChanges, EventOutcome) {
         var outcome = EventOutcome.accepted
+        let (at, heardAt) = (wallClock.now(), clock.now())
         let changes = apply { tracker in
-            let (changes, result) = tracker.record(
-                event,
-                at: wallClock.now(),
-                heardAt: clock.now(),
-                maxDynamicMeters: maxDynamicMeters
-            )
+            let (changes, result) = record(&tracker, at, heardAt)
             outcome = result
             return changes
         }
