@@ -38,19 +38,24 @@ side_job() {
   ) &
 }
 
-# The operator's kit needs no build.
+# The operator's kit needs no build. Fuzzing starts beside the debug build too: the process-level tests
+# leave less CPU to the side jobs than the side jobs need, and the debug build leaves some idle (resolving,
+# linking); the sanitized builds, the largest, wait for the debug build (beside it, they doubled its time).
+# Fuzzing here is a smoke test and the replay of every saved crash, within the 10 minutes the suite may
+# take on 2 cores: a debug fuzz build (less than half the CPU time of a release build, docs/testing.md)
+# and 5 s a target. `scripts/fuzz.sh` alone builds release and runs 30 s a target.
 side_job test-rules scripts/test-rules.sh
+export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
+side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
 
 t=$SECONDS
 swift build --build-tests
 took "build (debug, with tests)" "$t"
 
-# Fuzzing here is a smoke test and the replay of every saved crash, within the 10 minutes the suite may
-# take on 2 cores: a debug fuzz build (less than half the CPU time of a release build, docs/testing.md)
-# and 5 s a target. `scripts/fuzz.sh` alone builds release and runs 30 s a target.
-export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
-side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
-side_job sanitizers scripts/sanitizers.sh --no-integration
+# Each sanitizer a job of its own: two builds at once keep both cores busy through each one's
+# single-threaded stretches (resolving, linking, starting the test runner).
+side_job tsan scripts/sanitizers.sh thread --no-integration
+side_job asan scripts/sanitizers.sh address --no-integration
 
 # In-process tests first, in parallel; then the process-level tests one at a time: they start real
 # processes and block their threads while waiting on them; on a 2-core machine, in parallel, they would
@@ -75,7 +80,7 @@ for name in "${side_jobs[@]}"; do
   status=1 seconds=0
   [ -f "$side/$name.result" ] && read -r status seconds <"$side/$name.result"
   echo
-  echo "==== scripts/$name.sh (a side job, $seconds s, exit $status; log $side/$name.log)"
+  echo "==== side job $name ($seconds s, exit $status; log $side/$name.log)"
   if [ "$status" -ne 0 ]; then
     grep -v "Cannot export local symbol" "$side/$name.log" | tail -150
     failed=1
@@ -85,7 +90,7 @@ for name in "${side_jobs[@]}"; do
     # The summary at the end of a passing run.
     sed -n '/^\(fuzz\|sanitizers\) summary/,$p' "$side/$name.log"
   fi
-  timings+=("$(printf '%-44s %4d s%s' "  side job: scripts/$name.sh" "$seconds" "$([ "$status" -eq 0 ] || echo "  FAILED")")")
+  timings+=("$(printf '%-44s %4d s%s' "  side job: $name" "$seconds" "$([ "$status" -eq 0 ] || echo "  FAILED")")")
 done
 
 echo
