@@ -103,6 +103,11 @@ let package = Package(
 if Context.environment["ZME_IN_PROCESS_TESTS_ONLY"] == "1" {
     package.targets.removeAll { $0.name == "IntegrationTests" }
 }
+// scripts/test.sh runs the in-process suites under each sanitizer only: its unsanitized build compiles the
+// executables and the process-level tests, not the in-process test targets.
+if Context.environment["ZME_PROCESS_LEVEL_TESTS_ONLY"] == "1" {
+    package.targets.removeAll { $0.type == .test && $0.name != "IntegrationTests" }
+}
 
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     guard target.name != "CShims" else { continue }

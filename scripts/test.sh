@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, checks the operator's kit, runs the in-process
-# Swift tests and the process-level tests (the simulator, the exporter, Prometheus, Alertmanager, curl and
-# wrk as real processes), and beside them fuzzes and runs the in-process suites under ThreadSanitizer and
-# AddressSanitizer. Exits 1 if any part failed. Prints the time of each part.
+# The whole test suite: installs what it needs, builds, checks the operator's kit, runs the process-level
+# tests (the simulator, the exporter, Prometheus, Alertmanager, curl and wrk as real processes), and beside
+# them fuzzes and runs the in-process Swift suites under ThreadSanitizer and under AddressSanitizer.
+# Exits 1 if any part failed. Prints the time of each part.
 # The sanitized pass over the process-level tests (sanitized exporter and simulator binaries) takes longer
 # than the rest together: it is `scripts/sanitizers.sh` on its own (see docs/testing.md).
 set -euo pipefail
@@ -48,28 +48,26 @@ side_job test-rules scripts/test-rules.sh
 export FUZZ_CONFIGURATION="${FUZZ_CONFIGURATION:-debug}"
 side_job fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-5}"
 
+# The in-process suites run under each sanitizer (below), not a third time unsanitized: this build holds
+# the executables and the process-level tests only (ZME_PROCESS_LEVEL_TESTS_ONLY, see Package.swift), a
+# third less CPU time than the whole package with every test target. `swift test` runs everything.
 t=$SECONDS
-swift build --build-tests
-took "build (debug, with tests)" "$t"
+ZME_PROCESS_LEVEL_TESTS_ONLY=1 swift build --build-tests
+took "build (debug: executables, process-level tests)" "$t"
 
 # Each sanitizer a job of its own: two builds at once keep both cores busy through each one's
 # single-threaded stretches (resolving, linking, starting the test runner).
 side_job tsan scripts/sanitizers.sh thread --no-integration
 side_job asan scripts/sanitizers.sh address --no-integration
 
-# In-process tests first, in parallel; then the process-level tests one at a time: they start real
-# processes and block their threads while waiting on them; on a 2-core machine, in parallel, they would
-# starve each other's timing and the in-process tests' async work. Arguments given to this script go to
-# the process-level tests.
+# The process-level tests one at a time: they start real processes and block their threads while waiting
+# on them; on a 2-core machine, in parallel, they would starve each other's timing. Arguments given to
+# this script go to them.
 failed=0
 t=$SECONDS
 status=0
-swift test --skip-build --disable-xctest --filter 'MediationCoreTests|SimulatorCoreTests|ZuoraClientTests' || status=$?
-took "in-process tests" "$t" "$([ "$status" -eq 0 ] || echo "  FAILED")"
-[ "$status" -eq 0 ] || failed=1
-t=$SECONDS
-status=0
-swift test --skip-build --disable-xctest --no-parallel --filter IntegrationTests "$@" || status=$?
+ZME_PROCESS_LEVEL_TESTS_ONLY=1 swift test --skip-build --disable-xctest --no-parallel --filter IntegrationTests "$@" \
+  || status=$?
 took "process-level tests" "$t" "$([ "$status" -eq 0 ] || echo "  FAILED")"
 [ "$status" -eq 0 ] || failed=1
 

@@ -224,6 +224,8 @@ struct RecordsTests {
             simulatedMeters: "101",
             meterConfig: "  - id: 101\n",
             pollInterval: "500ms",
+            // A debug simulator takes about a second to answer for 10,000 operators, more on a loaded machine.
+            zuoraTimeout: "20s",
             extraConfig: try Self.config(
                 summary: "summary:\n  enabled: true\n  max_operators: 20\n  max_error_codes: 5\n"
             ),
@@ -253,7 +255,12 @@ struct RecordsTests {
             #expect(series.count <= 21 && series.contains { $0.labels["operator_id"] == "other" }, "\(series.count)")
         }
         stack.setStatus(101, #""FAILED""#)
-        #expect(stack.waitForMetrics(timeout: 10) { Self.records($0, "error") != nil })
+        let failedAt = Date()
+        // A summary that times out is retried 10 s later: the wait covers one retry.
+        let summarised = stack.waitForMetrics(timeout: 30) { Self.records($0, "error") != nil }
+        let requests = stack.metrics().all("zuora_api_requests_total", ["endpoint": "summary"])
+        #expect(summarised, "summary requests: \(requests), simulator: \(stack.simulatorStats())")
+        print(String(format: "10,000 operators: records %.2f s after the failure", -failedAt.timeIntervalSinceNow))
         samples = stack.metrics()
         for outcome in ["output", "error"] {
             let series = samples.all(

@@ -23,6 +23,7 @@ final class Stack: @unchecked Sendable {
         pollInterval: String = "300ms",
         idlePollInterval: String? = nil,
         tokenLifetime: String = "1h",
+        zuoraTimeout: String = "2s",
         clientSecret: String = Stack.clientSecret,
         extraZuora: String = "",
         extraConfig: String = "",
@@ -43,7 +44,7 @@ final class Stack: @unchecked Sendable {
         let config = """
             zuora:
               base_url: http://127.0.0.1:\(simulatorPort)
-              timeout: 2s
+              timeout: \(zuoraTimeout)
             \(extraZuora)
             poll_interval: \(pollInterval)
             idle_poll_interval: \(idlePollInterval ?? pollInterval)
