@@ -34,6 +34,41 @@ struct PollerTests {
         #expect(rig.fetcher.count(meter) == 3)
     }
 
+    /// A callout applied while a poll is on its way: the poll's answer (what Zuora said when it was sent)
+    /// does not count the run as running and failing again.
+    @Test func aCalloutArrivingWhileAPollIsInFlightIsNotUndoneByItsAnswer() async throws {
+        let meter = key(101)
+        let rig = PollerRig([spec(101)], settings: Self.settings(), codes: [meter: 5], fetchDuration: 2)
+        let first = rig.driver.start { await rig.poller.poll(meter) }
+        rig.run(for: 2)
+        await first.value
+        #expect(rig.hub.state(of: meter)?.status?.code == 5)
+        let inFlight = rig.driver.start { await rig.poller.poll(meter) }
+        rig.run(for: 1)
+        let event = StatusEvent(
+            key: meter,
+            meterName: nil,
+            sessionId: "S-1",
+            runType: "NORMAL",
+            status: RunStatus(code: 8),
+            previousStatus: RunStatus(code: 5),
+            sessionDuration: nil
+        )
+        #expect(rig.hub.record(event, maxDynamicMeters: 10).1 == .accepted)
+        rig.run(for: 2)
+        await inFlight.value
+        #expect(rig.fetcher.count(meter) == 2)
+        #expect(rig.hub.state(of: meter)?.status?.code == 8, "the answer sent before the callout changed nothing")
+        rig.fetcher.set(meter, code: 8)
+        let next = rig.driver.start { await rig.poller.poll(meter) }
+        rig.run(for: 2)
+        await next.value
+        let state = try #require(rig.hub.state(of: meter))
+        #expect(state.status?.code == 8)
+        #expect(state.failures == 1)
+        #expect(state.transitions == [Transition(from: "RUNNING", to: "FAILED"): 1])
+    }
+
     @Test func theFirstCycleSpreadsTheMetersOverOneIntervalThenEachKeepsItsPlace() async {
         let specs = (1...6).map { spec(Int64($0)) }
         let rig = PollerRig(specs, settings: Self.settings(60))

@@ -130,6 +130,29 @@ struct StatusTrackerCalloutTests {
         #expect(state.lastPollSuccessAt == 30)
     }
 
+    /// A poll sent before a callout and answered after it carries what Zuora said before the callout: the
+    /// run's end is not undone, nor counted a second time when the next poll sees it again.
+    @Test func aPollSentBeforeAnAppliedCalloutCannotMoveTheStatusBack() throws {
+        var tracker = tracker()
+        _ = tracker.configureRecords(SummaryConfig(enabled: true))
+        _ = tracker.record(ok(a, 5, at: 10))
+        _ = tracker.record(event(a, 5, 8), at: 20, heardAt: 120, maxDynamicMeters: 10)
+        let late = tracker.record(PollOutcome(key: a, result: .status(RunStatus(code: 5)), at: 21, sentAt: 119))
+        #expect(late.transitions.isEmpty)
+        let afterLate = try #require(tracker.meters[a])
+        #expect(afterLate.status?.code == 8)
+        #expect(afterLate.lastPollSucceeded == true && afterLate.lastPollSuccessAt == 21, "the poll itself worked")
+        let next = tracker.record(PollOutcome(key: a, result: .status(RunStatus(code: 8)), at: 30, sentAt: 130))
+        #expect(next.transitions.isEmpty)
+        #expect(counted(tracker, a) == ["RUNNING>FAILED": 1])
+        #expect(tracker.meters[a]?.failures == 1)
+        #expect(tracker.summaries.entries.count == 1, "one summary of the one run")
+        // A poll sent after the callout is the newer word: a new run it sees counts.
+        let newRun = tracker.record(PollOutcome(key: a, result: .status(RunStatus(code: 5)), at: 40, sentAt: 140))
+        #expect(newRun.transitions.count == 1)
+        #expect(counted(tracker, a) == ["RUNNING>FAILED": 1, "FAILED>RUNNING": 1])
+    }
+
     @Test func aFirstObservationFromACalloutCountsTheChangeItAnnounces() throws {
         var tracker = tracker()
         let (changes, _) = tracker.record(event(a, 5, 8), at: 20, maxDynamicMeters: 10)

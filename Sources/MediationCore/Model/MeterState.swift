@@ -26,6 +26,9 @@ public struct MeterState: Sendable, Equatable {
     public var lastPollSucceeded: Bool?
     public var lastPollAt: Double?
     public var lastPollSuccessAt: Double?
+    /// When a status callout was last applied (monotonic seconds): a poll sent before it answers with what
+    /// Zuora said before that callout, and does not move the status back.
+    public var statusCalloutAt: Double?
     public var pollErrors: [PollErrorReason: UInt64] = [:]
     /// A one-line description of the last failed poll, for the landing page; cleared by a success.
     public var lastError: String?

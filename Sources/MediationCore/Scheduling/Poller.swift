@@ -165,11 +165,15 @@ public final class Poller: Sendable {
 
     /// Polls one meter-version, reports the outcome and schedules its next poll.
     public func poll(_ key: MeterKey) async {
+        // The hub's clock, the one callouts are stamped with: a callout applied meanwhile supersedes the answer.
+        let sentAt = hub.clock.now()
         let fetched = await fetcher.fetchRunStatus(key)
         // Shutting down: a cancelled request says nothing about Zuora.
         guard !Task.isCancelled else { return }
         let result = fetched.result
-        let (changes, atRest) = hub.recordPoll(PollOutcome(key: key, result: result, at: wallClock.now()))
+        let (changes, atRest) = hub.recordPoll(
+            PollOutcome(key: key, result: result, at: wallClock.now(), sentAt: sentAt)
+        )
         log(changes, result)
         let now = clock.now()
         let draw = jitter()

@@ -29,6 +29,7 @@ extension StatusTracker {
             return (changes, .stale)
         }
         state.lastCalloutAt = heardAt
+        state.statusCalloutAt = heardAt
 
         state.reportedName = event.meterName.flatMap { $0.isEmpty ? nil : $0 } ?? state.reportedName
         if let current = state.status {

@@ -65,7 +65,11 @@ public struct StatusTracker: Sendable {
             state.lastPollSucceeded = true
             state.lastPollSuccessAt = poll.at
             state.lastError = nil
-            if let previous = state.status {
+            if let sentAt = poll.sentAt, let calloutAt = state.statusCalloutAt, sentAt < calloutAt {
+                // Superseded: sent before a callout that was applied while it was on its way (a run that
+                // ended meanwhile would be counted as failing again, its summary asked for twice). The
+                // next poll, sent after the callout, is compared as usual.
+            } else if let previous = state.status {
                 if previous != status {
                     Self.count(
                         from: previous,
