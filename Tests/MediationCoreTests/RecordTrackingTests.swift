@@ -1,3 +1,4 @@
+import ExpositionParser
 import Testing
 
 @testable import MediationCore
@@ -53,6 +54,26 @@ struct RecordTrackingTests {
     @discardableResult
     func callout(_ tracker: inout StatusTracker, _ event: StatusEvent, at time: Double) -> TrackerChanges {
         tracker.record(event, at: time, heardAt: time, maxDynamicMeters: 10).0
+    }
+
+    /// With summaries on, every meter-version's record counter is there from 0, so that `increase()` over
+    /// it counts the first summarised session too; with them off there is no such series.
+    @Test func theRecordCounterIsShownFromZeroWhileSummariesAreOn() {
+        let hub = StatusHub()
+        hub.configure([spec(101)])
+        func total(_ meter: MeterKey) -> Double? {
+            ParsedExposition(text(hub.store.body()))
+                .value("zuora_meter_records_total", meterLabels(meter, ["outcome": "output"]))
+        }
+        #expect(total(a) == nil)
+        hub.apply { $0.configureRecords(SummaryConfig(enabled: true)) }
+        #expect(total(a) == 0)
+        hub.configure([spec(101), spec(102)])
+        #expect(total(key(102)) == 0, "configured later")
+        _ = hub.record(event(key(900), 5, 8), maxDynamicMeters: 10)
+        #expect(total(key(900)) == 0, "known from a callout")
+        hub.apply { $0.configureRecords(SummaryConfig(enabled: false)) }
+        #expect([a, key(102), key(900)].allSatisfy { total($0) == nil })
     }
 
     // MARK: - Ended runs

@@ -24,7 +24,7 @@ extension MeterFamily {
             type: "counter",
             help: "Records by outcome (output, error), summed over every summarised session. \(summaryNote)"
         ) { labels, state, out in
-            guard state.records.lastSession != nil else { return }
+            guard state.records.lastSession != nil || state.countsRecords else { return }
             appendOutcomes("zuora_meter_records_total", labels, state.records.total, to: &out)
         },
         MeterFamily(

@@ -58,6 +58,9 @@ public struct MeterState: Sendable, Equatable {
     /// When the last callout about this meter-version was accepted (monotonic seconds): dynamic meters
     /// expire when callouts stop.
     public var lastCalloutAt: Double?
+    /// Summaries are on (`summary.enabled`): `zuora_meter_records_total` is shown from 0 before the first
+    /// summary, so that `increase()` over it counts the first summarised session too.
+    public var countsRecords = false
 
     /// The `name` label of `zuora_meter_info`: the configuration's for configured meters (a callout
     /// never renames one), the last callout's for meters known only from callouts.

@@ -101,6 +101,6 @@ extension StatusTracker {
     func admittedState(of key: MeterKey, maxDynamicMeters: Int) -> MeterState? {
         if let existing = meters[key] { return existing }
         guard meters.values.count(where: { !$0.isConfigured }) < maxDynamicMeters else { return nil }
-        return MeterState(configuredName: nil, isConfigured: false)
+        return newMeter(configuredName: nil, isConfigured: false)
     }
 }

@@ -150,8 +150,9 @@ extension StatusTracker {
             var records = state.records
             records.lastSession?.rebound(maxOperators: settings.maxOperators, maxErrorCodes: settings.maxErrorCodes)
             records.running?.rebound(limit: settings.maxOperators)
-            if records != state.records {
+            if records != state.records || state.countsRecords != settings.enabled {
                 meters[key]?.records = records
+                meters[key]?.countsRecords = settings.enabled
                 changes.updated.insert(key)
             }
         }

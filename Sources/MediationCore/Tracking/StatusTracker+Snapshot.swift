@@ -64,7 +64,7 @@ extension StatusTracker {
             if let current = meters[key], current.isConfigured {
                 state = current
             } else if meters[key] == nil, !entry.isConfigured, dynamicCount < maxDynamicMeters, keepDynamic(key) {
-                state = MeterState(configuredName: nil, isConfigured: false)
+                state = newMeter(configuredName: nil, isConfigured: false)
                 dynamicCount += 1
             } else {
                 summary.dropped += 1

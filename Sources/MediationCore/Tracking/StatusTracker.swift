@@ -22,7 +22,7 @@ public struct StatusTracker: Sendable {
             changes.removed.insert(key)
         }
         for (key, spec) in wanted {
-            var state = meters[key] ?? MeterState(configuredName: spec.name, isConfigured: true)
+            var state = meters[key] ?? newMeter(configuredName: spec.name, isConfigured: true)
             let before = state
             state.configuredName = spec.name
             state.isConfigured = true
@@ -32,6 +32,13 @@ public struct StatusTracker: Sendable {
             meters[key] = state
         }
         return changes
+    }
+
+    /// A meter-version not known before, under the `summary:` section in force.
+    func newMeter(configuredName: String?, isConfigured: Bool) -> MeterState {
+        var state = MeterState(configuredName: configuredName, isConfigured: isConfigured)
+        state.countsRecords = recordSettings.enabled
+        return state
     }
 
     /// Removes meters known only from callouts that no callout mentioned since `cutoff` (monotonic
