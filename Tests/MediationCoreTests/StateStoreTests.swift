@@ -178,22 +178,34 @@ struct StateStoreTests {
         #expect(snapshot.meters.first?.status == 8)
     }
 
-    static let hostile: [(String, [UInt8])] = [
-        ("empty", []),
-        ("truncated", Array(#"{"version":1,"savedAt":1,"meters":[{"meterId":1,"#.utf8)),
-        ("not an object", Array("[1,2,3]".utf8)),
-        ("another version", Array(#"{"version":99,"savedAt":1,"meters":[],"notificationIds":[]}"#.utf8)),
-        ("version as text", Array(#"{"version":"1","savedAt":1,"meters":[],"notificationIds":[]}"#.utf8)),
-        ("wrong types", Array(#"{"version":1,"savedAt":"x","meters":{},"notificationIds":7}"#.utf8)),
-        ("huge version", Array(#"{"version":1e400,"savedAt":1,"meters":[],"notificationIds":[]}"#.utf8)),
-        ("negative count", Array(meterJSON(#""failures":-1"#).utf8)),
-        ("count over UInt64", Array(meterJSON(#""failures":18446744073709551616"#).utf8)),
-        ("huge meter id", Array(meterJSON(#""failures":1"#, meterId: "99999999999999999999999").utf8)),
-        ("non-UTF-8", [0xFF, 0xFE, 0x7B, 0x22, 0xC3, 0x28, 0x80]),
-        ("NUL bytes", [UInt8](repeating: 0, count: 1_000)),
-        ("10 MB of garbage", (0..<10_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }),
-        ("deep nesting", Array((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)),
+    /// Built when its test runs, not when the suite is planned: the arguments of every test are evaluated
+    /// before the first one starts.
+    static let hostile: [(String, @Sendable () -> [UInt8])] = [
+        ("empty", { [] }),
+        ("truncated", { Array(#"{"version":1,"savedAt":1,"meters":[{"meterId":1,"#.utf8) }),
+        ("not an object", { Array("[1,2,3]".utf8) }),
+        ("another version", { Array(#"{"version":99,"savedAt":1,"meters":[],"notificationIds":[]}"#.utf8) }),
+        ("version as text", { Array(#"{"version":"1","savedAt":1,"meters":[],"notificationIds":[]}"#.utf8) }),
+        ("wrong types", { Array(#"{"version":1,"savedAt":"x","meters":{},"notificationIds":7}"#.utf8) }),
+        ("huge version", { Array(#"{"version":1e400,"savedAt":1,"meters":[],"notificationIds":[]}"#.utf8) }),
+        ("negative count", { Array(meterJSON(#""failures":-1"#).utf8) }),
+        ("count over UInt64", { Array(meterJSON(#""failures":18446744073709551616"#).utf8) }),
+        ("huge meter id", { Array(meterJSON(#""failures":1"#, meterId: "99999999999999999999999").utf8) }),
+        ("non-UTF-8", { [0xFF, 0xFE, 0x7B, 0x22, 0xC3, 0x28, 0x80] }),
+        ("NUL bytes", { [UInt8](repeating: 0, count: 1_000) }),
+        ("10 MB of garbage", { garbage(count: 10_000_000) }),
+        ("deep nesting", { [UInt8](repeating: 0x5B, count: 100_000) + [UInt8](repeating: 0x5D, count: 100_000) }),
     ]
+
+    /// Pseudo-random bytes, a 4 KiB block over and over: byte by byte, 10 million take seconds in a
+    /// sanitized debug build.
+    static func garbage(count: Int) -> [UInt8] {
+        let block = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes.append(contentsOf: block.prefix(count - bytes.count)) }
+        return bytes
+    }
 
     static func meterJSON(_ field: String, meterId: String = "1") -> String {
         #"{"version":1,"savedAt":1,"notificationIds":[],"meters":[{"meterId":\#(meterId),"version":"0.0.1","#
@@ -203,7 +215,8 @@ struct StateStoreTests {
 
     @Test(arguments: hostile.indices)
     func aHostileStateFileMeansAFreshStartNeverATrap(index: Int) throws {
-        let (name, bytes) = Self.hostile[index]
+        let (name, make) = Self.hostile[index]
+        let bytes = make()
         let files = MemoryStateFiles()
         files.files.withLock { $0["/s/state.json"] = bytes }
         guard case .unusable = StateStore(directory: "/s", files: files).load() else {
