@@ -168,7 +168,8 @@ struct WebServerTests {
         storm.waitUntilExit()
         let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(failures == 0, "every scrape answered 200 or the documented 503")
-        #expect(slowest < bound, "a scrape during the storm took \(slowest) s")
+        print(String(format: "storm: slowest of 20 scrapes %.3f s (bound %.0f s)", slowest, bound))
+        #expect(slowest < bound, "a scrape during the storm took \(slowest) s; all: \(probe.output)")
         #expect(!report.contains("Socket errors"), "no request failed but by the documented limits: \(report)")
         #expect(stack.exporter?.process.isRunning == true)
     }
