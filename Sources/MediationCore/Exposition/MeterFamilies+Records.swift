@@ -1,6 +1,6 @@
 /// The record-count families: summaries of ended sessions and periodic snapshots of running ones. A
 /// meter-version renders nothing in them until a summary or snapshot arrived (none with summaries off
-/// and no periodic callouts).
+/// and no periodic callouts), but `zuora_meter_records_total`, which is there from 0 while summaries are on.
 extension MeterFamily {
     private static let summaryNote =
         "From Zuora's summary API (POST /meters/{id}/summary), asked once per ended session when "

@@ -3,7 +3,7 @@
 /// session's summary once. Values only; the tracker is the only writer.
 ///
 /// Kept out of line, in an immutable box that exists only once something was recorded: every
-/// meter-version carries one, most never hold anything (summaries off, meters at rest), and inline the
+/// meter-version carries one, those that never ran (nor got a snapshot) hold nothing, and inline the
 /// fields cost a few hundred bytes a meter-version in each copy of the tracker's state (the benchmark at
 /// 10,000 meter-versions: 91.3 MiB inline, 86.7 MiB out of line). Writes are rare (a run's start and
 /// end, a snapshot, a summary): each replaces the box.
