@@ -151,7 +151,7 @@ public final class ExporterMetrics: Sendable {
     }
 
     /// Counts one callout request by what became of it.
-    public func recordWebhook(_ result: WebhookResult, event: WebhookEvent = .statusChange) {
+    public func recordWebhook(_ result: WebhookResult, event: WebhookEvent) {
         webhookCounter(result, event).increment()
     }
 
